@@ -1,0 +1,57 @@
+"""Loads the C extension and registers the torch objects it needs.
+
+Everything torch-facing goes through this module: the extension (`_C`) takes torch tensors and
+reads their data pointer, dtype, shape, strides and device itself, and launches CUDA work on the
+current torch stream of the tensor's device.
+"""
+from __future__ import annotations
+
+import torch
+
+from . import _C
+
+# mc_dtype order (include/metalcore.h): f32, f64, f16, bf16, i8, u8, i16, i32, i64, bool
+_DTYPES = (
+    torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int8, torch.uint8,
+    torch.int16, torch.int32, torch.int64, torch.bool,
+)
+
+_C._init(
+    torch.Tensor,
+    _DTYPES,
+    getattr(torch._C, "_cuda_getCurrentRawStream", None),
+    torch.linalg.LinAlgError,
+)
+
+FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+
+
+def version() -> str:
+    return _C.version()
+
+
+def backends() -> list[str]:
+    """Backends compiled into this build: always 'cpu', 'cuda' when the CUDA backend is in."""
+    return ["cpu"] + (["cuda"] if _C.has_cuda() else [])
+
+
+def cuda_available() -> bool:
+    """True when metalcore can run on a CUDA device here (backend compiled in and a device found)."""
+    return bool(_C.has_cuda()) and _C.cuda_device_count() > 0 and torch.cuda.is_available()
+
+
+def eager_direct(*tensors) -> bool:
+    """True when an op may skip torch.library dispatch and call the extension directly: eager mode,
+    plain tensors (no subclasses such as FakeTensor or DTensor), and no gradient to record.
+    The dispatched custom op computes the same thing; this only removes per-call overhead."""
+    if torch.compiler.is_compiling():
+        return False
+    grad = torch.is_grad_enabled()
+    for t in tensors:
+        if t is None:
+            continue
+        if type(t) is not torch.Tensor:
+            return False
+        if grad and t.requires_grad:
+            return False
+    return True

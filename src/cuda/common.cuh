@@ -1,0 +1,80 @@
+/* Helpers shared by the CUDA kernels: 16-bit float conversion, vector packs, warp reductions,
+ * the device guard and error reporting. */
+#ifndef MC_CUDA_COMMON_CUH
+#define MC_CUDA_COMMON_CUH
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include "../core/internal.h"
+
+namespace mc {
+
+template <typename T> __device__ __forceinline__ float to_float(T v);
+template <> __device__ __forceinline__ float to_float<float>(float v) { return v; }
+template <> __device__ __forceinline__ float to_float<__half>(__half v) { return __half2float(v); }
+template <> __device__ __forceinline__ float to_float<__nv_bfloat16>(__nv_bfloat16 v) {
+    return __bfloat162float(v);
+}
+
+template <typename T> __device__ __forceinline__ T from_float(float v);
+template <> __device__ __forceinline__ float from_float<float>(float v) { return v; }
+template <> __device__ __forceinline__ __half from_float<__half>(float v) { return __float2half_rn(v); }
+template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
+    return __float2bfloat16_rn(v);
+}
+
+/* VEC elements of T loaded or stored as one aligned access (16 bytes for VEC * sizeof(T) == 16). */
+template <typename T, int VEC> struct alignas(sizeof(T) * VEC) Pack {
+    T v[VEC];
+};
+
+template <typename T, int VEC>
+__device__ __forceinline__ Pack<T, VEC> load_pack(const T *p) {
+    return *reinterpret_cast<const Pack<T, VEC> *>(p);
+}
+template <typename T, int VEC>
+__device__ __forceinline__ void store_pack(T *p, const Pack<T, VEC> &v) {
+    *reinterpret_cast<Pack<T, VEC> *>(p) = v;
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+/* Multiprocessor count of a device, cached (the query is slow on some drivers). */
+int sm_count(int device);
+
+/* Makes the tensors' device current for the duration of a launch and restores the caller's
+ * device afterwards (torch keeps its own notion of the current device in the same runtime
+ * state). Check ok() after construction. */
+class DeviceGuard {
+  public:
+    explicit DeviceGuard(int device);
+    ~DeviceGuard();
+    mc_status status() const { return status_; }
+
+  private:
+    int previous_ = -1;
+    mc_status status_ = MC_STATUS_SUCCESS;
+};
+
+/* MC_STATUS_SUCCESS, or MC_STATUS_CUDA_ERROR with the message of the last launch error. */
+mc_status check_launch(const char *what);
+
+inline bool aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+inline cudaStream_t as_stream(mc_stream_t s) { return static_cast<cudaStream_t>(s); }
+
+} // namespace mc
+
+#endif

@@ -1,0 +1,405 @@
+/* RMSNorm on CUDA.
+ *
+ * Fast path (n a multiple of the 16-byte vector width, pointers 16-byte aligned, n up to
+ * 8 vectors per thread at 1024 threads per row): a group of TPR threads owns a row and keeps it
+ * in registers, so x is read once; TPR is chosen so each thread holds up to 4 (at most 8)
+ * 16-byte vectors, which keeps enough loads in flight to saturate HBM. Rows per block =
+ * max(1, 256 / TPR).
+ *
+ * Backward uses a persistent grid: every thread owns the same columns in every row it visits,
+ * so it accumulates dweight in registers and writes one partial row per row-slot at the end;
+ * a second kernel sums the partials (idea as in Apex / Liger's layer-norm backward).
+ *
+ * Generic path (anything else: odd n, unaligned views, very wide rows): one 256-thread block
+ * per row, reading x twice (the second read mostly hits L2); dweight through fp32 atomics.
+ */
+#include "../core/rmsnorm.h"
+#include "common.cuh"
+
+namespace {
+
+using mc::from_float;
+using mc::Pack;
+using mc::to_float;
+
+constexpr int kBlockThreads = 256;
+
+/* Sum of v over the TPR threads of one row (threadIdx.x in [0, TPR)); all threads of the
+ * block must call it (it may __syncthreads). red: rows_per_block * 32 floats. */
+__device__ __forceinline__ float row_sum(float v, float *red) {
+    v = mc::warp_sum(v);
+    const int tpr = blockDim.x;
+    if (tpr == 32) return v;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (lane == 0) red[threadIdx.y * 32 + warp] = v;
+    __syncthreads();
+    float s = 0.f;
+    for (int i = 0; i < tpr / 32; ++i) s += red[threadIdx.y * 32 + i];
+    return s;
+}
+
+/* ---- fast path: row in registers --------------------------------------------------------- */
+
+template <typename T, typename W, int NV>
+__global__ void __launch_bounds__(kBlockThreads)
+    rmsnorm_fwd_reg(const T *__restrict__ x, const W *__restrict__ w, T *__restrict__ y,
+                    float *__restrict__ rstd, int64_t rows, int n, float eps) {
+    constexpr int VEC = 16 / sizeof(T);
+    __shared__ float red[kBlockThreads];
+    const int tid = threadIdx.x, tpr = blockDim.x;
+    const int64_t row = (int64_t)blockIdx.x * blockDim.y + threadIdx.y;
+    const bool active = row < rows;
+    const T *xr = x + row * n;
+    float v[NV][VEC];
+    float ss = 0.f;
+#pragma unroll
+    for (int i = 0; i < NV; ++i) {
+        const int col = (i * tpr + tid) * VEC;
+        if (active && col < n) {
+            Pack<T, VEC> p = mc::load_pack<T, VEC>(xr + col);
+#pragma unroll
+            for (int j = 0; j < VEC; ++j) {
+                v[i][j] = to_float(p.v[j]);
+                ss += v[i][j] * v[i][j];
+            }
+        } else {
+#pragma unroll
+            for (int j = 0; j < VEC; ++j) v[i][j] = 0.f;
+        }
+    }
+    ss = row_sum(ss, red);
+    if (!active) return;
+    const float r = 1.0f / sqrtf(ss / (float)n + eps);
+    if (rstd && tid == 0) rstd[row] = r;
+    T *yr = y + row * n;
+#pragma unroll
+    for (int i = 0; i < NV; ++i) {
+        const int col = (i * tpr + tid) * VEC;
+        if (col < n) {
+            Pack<T, VEC> out;
+            if (w) {
+                Pack<W, VEC> wp = mc::load_pack<W, VEC>(w + col);
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) out.v[j] = from_float<T>(v[i][j] * r * to_float(wp.v[j]));
+            } else {
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) out.v[j] = from_float<T>(v[i][j] * r);
+            }
+            mc::store_pack<T, VEC>(yr + col, out);
+        }
+    }
+}
+
+/* dwp: (gridDim.x * blockDim.y, n) fp32 partial sums of dweight, or NULL. */
+template <typename T, typename W, int NV>
+__global__ void __launch_bounds__(kBlockThreads)
+    rmsnorm_bwd_reg(const T *__restrict__ dy, const T *__restrict__ x, const W *__restrict__ w,
+                    const float *__restrict__ rstd, T *dx, float *__restrict__ dwp, int64_t rows,
+                    int n) {
+    constexpr int VEC = 16 / sizeof(T);
+    __shared__ float red[2][kBlockThreads];
+    const int tid = threadIdx.x, tpr = blockDim.x;
+    float wv[NV][VEC], dwacc[NV][VEC];
+#pragma unroll
+    for (int i = 0; i < NV; ++i) {
+        const int col = (i * tpr + tid) * VEC;
+#pragma unroll
+        for (int j = 0; j < VEC; ++j) {
+            wv[i][j] = 1.f;
+            dwacc[i][j] = 0.f;
+        }
+        if (w && col < n) {
+            Pack<W, VEC> wp = mc::load_pack<W, VEC>(w + col);
+#pragma unroll
+            for (int j = 0; j < VEC; ++j) wv[i][j] = to_float(wp.v[j]);
+        }
+    }
+    const int64_t stride = (int64_t)gridDim.x * blockDim.y;
+    int parity = 0;
+    for (int64_t base = (int64_t)blockIdx.x * blockDim.y; base < rows; base += stride) {
+        const int64_t row = base + threadIdx.y;
+        const bool active = row < rows;
+        float xv[NV][VEC], gv[NV][VEC];
+        float dot = 0.f;
+#pragma unroll
+        for (int i = 0; i < NV; ++i) {
+            const int col = (i * tpr + tid) * VEC;
+            if (active && col < n) {
+                Pack<T, VEC> xp = mc::load_pack<T, VEC>(x + row * n + col);
+                Pack<T, VEC> gp = mc::load_pack<T, VEC>(dy + row * n + col);
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) {
+                    xv[i][j] = to_float(xp.v[j]);
+                    gv[i][j] = to_float(gp.v[j]);
+                    dot += gv[i][j] * wv[i][j] * xv[i][j];
+                }
+            } else {
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) xv[i][j] = gv[i][j] = 0.f;
+            }
+        }
+        dot = row_sum(dot, red[parity]);
+        parity ^= 1;
+        if (!active) continue;
+        const float r = rstd[row];
+        const float c = r * r * dot / (float)n;
+#pragma unroll
+        for (int i = 0; i < NV; ++i) {
+            const int col = (i * tpr + tid) * VEC;
+            if (col < n) {
+                Pack<T, VEC> out;
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) {
+                    out.v[j] = from_float<T>(r * (gv[i][j] * wv[i][j] - xv[i][j] * c));
+                    dwacc[i][j] += gv[i][j] * xv[i][j] * r;
+                }
+                mc::store_pack<T, VEC>(dx + row * n + col, out);
+            }
+        }
+    }
+    if (!dwp) return;
+    float *pr = dwp + ((int64_t)blockIdx.x * blockDim.y + threadIdx.y) * n;
+#pragma unroll
+    for (int i = 0; i < NV; ++i) {
+        const int col = (i * tpr + tid) * VEC;
+        if (col < n) {
+#pragma unroll
+            for (int j = 0; j < VEC; j += 4)
+                *reinterpret_cast<float4 *>(pr + col + j) =
+                    make_float4(dwacc[i][j], dwacc[i][j + 1], dwacc[i][j + 2], dwacc[i][j + 3]);
+        }
+    }
+}
+
+/* dw[c] = sum_p partial[p][c]. Block (32, 8): 32 columns, 8 lanes over the partials. */
+template <typename W>
+__global__ void reduce_partials(const float *__restrict__ partial, int64_t parts, int n,
+                                W *__restrict__ dw) {
+    __shared__ float s[8][33];
+    const int col = blockIdx.x * 32 + threadIdx.x;
+    float acc = 0.f;
+    if (col < n)
+        for (int64_t p = threadIdx.y; p < parts; p += 8) acc += partial[p * n + col];
+    s[threadIdx.y][threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.y == 0 && col < n) {
+        float t = 0.f;
+#pragma unroll
+        for (int k = 0; k < 8; ++k) t += s[k][threadIdx.x];
+        dw[col] = from_float<W>(t);
+    }
+}
+
+/* ---- generic path: one block per row, scalar loads -------------------------------------- */
+
+__device__ __forceinline__ float block_sum(float v, float *red) {
+    /* blockDim = (256, 1) */
+    v = mc::warp_sum(v);
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+    __syncthreads();
+    float s = 0.f;
+#pragma unroll
+    for (int i = 0; i < kBlockThreads / 32; ++i) s += red[i];
+    __syncthreads(); /* red may be reused by the caller's next reduction */
+    return s;
+}
+
+template <typename T, typename W>
+__global__ void __launch_bounds__(kBlockThreads)
+    rmsnorm_fwd_generic(const T *__restrict__ x, const W *__restrict__ w, T *__restrict__ y,
+                        float *__restrict__ rstd, int64_t rows, int64_t n, float eps) {
+    __shared__ float red[32];
+    for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+        const T *xr = x + row * n;
+        float ss = 0.f;
+        for (int64_t c = threadIdx.x; c < n; c += kBlockThreads) {
+            float v = to_float(xr[c]);
+            ss += v * v;
+        }
+        ss = block_sum(ss, red);
+        const float r = 1.0f / sqrtf(ss / (float)n + eps);
+        if (rstd && threadIdx.x == 0) rstd[row] = r;
+        for (int64_t c = threadIdx.x; c < n; c += kBlockThreads) {
+            float v = to_float(xr[c]) * r;
+            if (w) v *= to_float(w[c]);
+            y[row * n + c] = from_float<T>(v);
+        }
+    }
+}
+
+/* dwacc: (n,) fp32, zeroed by the launcher, or NULL. */
+template <typename T, typename W>
+__global__ void __launch_bounds__(kBlockThreads)
+    rmsnorm_bwd_generic(const T *__restrict__ dy, const T *__restrict__ x, const W *__restrict__ w,
+                        const float *__restrict__ rstd, T *dx, float *__restrict__ dwacc,
+                        int64_t rows, int64_t n) {
+    __shared__ float red[32];
+    for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+        const int64_t off = row * n;
+        float dot = 0.f;
+        for (int64_t c = threadIdx.x; c < n; c += kBlockThreads) {
+            float g = to_float(dy[off + c]);
+            if (w) g *= to_float(w[c]);
+            dot += g * to_float(x[off + c]);
+        }
+        dot = block_sum(dot, red);
+        const float r = rstd[row];
+        const float k = r * r * dot / (float)n;
+        for (int64_t c = threadIdx.x; c < n; c += kBlockThreads) {
+            const float g0 = to_float(dy[off + c]);
+            const float xv = to_float(x[off + c]);
+            const float g = w ? g0 * to_float(w[c]) : g0;
+            if (dwacc) atomicAdd(dwacc + c, g0 * xv * r);
+            dx[off + c] = from_float<T>(r * (g - xv * k));
+        }
+    }
+}
+
+template <typename W>
+__global__ void cast_from_f32(const float *__restrict__ src, W *__restrict__ dst, int64_t n) {
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        dst[i] = from_float<W>(src[i]);
+}
+
+/* ---- launch configuration ---------------------------------------------------------------- */
+
+struct RegConfig {
+    bool ok;  /* the fast path applies */
+    int tpr;  /* threads per row */
+    int nv;   /* 16-byte vectors per thread: 1, 2, 4 or 8 */
+    int rpb;  /* rows per block */
+};
+
+RegConfig reg_config(const mc_rmsnorm_args *a) {
+    RegConfig c = {false, 0, 0, 0};
+    const int es = (int)mc_dtype_size(a->dtype);
+    const int vec = 16 / es;
+    if (a->n % vec != 0 || a->n > (int64_t)1024 * 8 * vec) return c;
+    const void *ptrs[] = {a->x, a->y, a->dy, a->dx, a->weight};
+    for (const void *p : ptrs)
+        if (p && !mc::aligned16(p)) return c;
+    const int nvec = (int)(a->n / vec);
+    int tpr = 32;
+    while (tpr < 1024 && tpr * 4 < nvec) tpr *= 2;
+    int nv = 1;
+    while (nv * tpr < nvec) nv *= 2;
+    c.ok = nv <= 8;
+    c.tpr = tpr;
+    c.nv = nv;
+    c.rpb = tpr >= kBlockThreads ? 1 : kBlockThreads / tpr;
+    return c;
+}
+
+/* Persistent grid for the fast backward; its partial count sizes the workspace. */
+int64_t bwd_blocks(const mc_rmsnorm_args *a, const RegConfig &c) {
+    const int64_t groups = (a->rows + c.rpb - 1) / c.rpb;
+    const int64_t per_sm = c.tpr * c.rpb >= 512 ? 2 : 4;
+    const int64_t cap = (int64_t)mc::sm_count(a->device) * per_sm;
+    return groups < cap ? (groups > 0 ? groups : 1) : cap;
+}
+
+int64_t generic_blocks(const mc_rmsnorm_args *a) {
+    const int64_t cap = (int64_t)mc::sm_count(a->device) * 8;
+    return a->rows < cap ? (a->rows > 0 ? a->rows : 1) : cap;
+}
+
+template <typename T, typename W>
+mc_status launch_fwd(const mc_rmsnorm_args *a) {
+    cudaStream_t s = mc::as_stream(a->stream);
+    const T *x = static_cast<const T *>(a->x);
+    const W *w = static_cast<const W *>(a->weight);
+    T *y = static_cast<T *>(a->y);
+    float *rstd = static_cast<float *>(a->rstd);
+    const float eps = (float)a->eps;
+    RegConfig c = reg_config(a);
+    if (c.ok) {
+        dim3 block(c.tpr, c.rpb);
+        const int64_t grid = (a->rows + c.rpb - 1) / c.rpb;
+        const int n = (int)a->n;
+        switch (c.nv) {
+        case 1: rmsnorm_fwd_reg<T, W, 1><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps); break;
+        case 2: rmsnorm_fwd_reg<T, W, 2><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps); break;
+        case 4: rmsnorm_fwd_reg<T, W, 4><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps); break;
+        default: rmsnorm_fwd_reg<T, W, 8><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps); break;
+        }
+    } else {
+        rmsnorm_fwd_generic<T, W><<<generic_blocks(a), kBlockThreads, 0, s>>>(x, w, y, rstd, a->rows, a->n, eps);
+    }
+    return mc::check_launch("rmsnorm forward");
+}
+
+template <typename T, typename W>
+mc_status launch_bwd(const mc_rmsnorm_args *a) {
+    cudaStream_t s = mc::as_stream(a->stream);
+    const T *dy = static_cast<const T *>(a->dy);
+    const T *x = static_cast<const T *>(a->x);
+    const W *w = static_cast<const W *>(a->weight);
+    const float *rstd = static_cast<const float *>(a->rstd);
+    T *dx = static_cast<T *>(a->dx);
+    W *dw = static_cast<W *>(a->dweight);
+    float *ws = static_cast<float *>(a->workspace);
+    if (a->rows == 0) { /* only dweight = 0 left to write */
+        cudaMemsetAsync(dw, 0, (size_t)a->n * sizeof(W), s);
+        return mc::check_launch("rmsnorm backward (empty)");
+    }
+    RegConfig c = reg_config(a);
+    if (c.ok) {
+        dim3 block(c.tpr, c.rpb);
+        const int64_t grid = bwd_blocks(a, c);
+        float *dwp = dw ? ws : nullptr;
+        const int n = (int)a->n;
+        switch (c.nv) {
+        case 1: rmsnorm_bwd_reg<T, W, 1><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n); break;
+        case 2: rmsnorm_bwd_reg<T, W, 2><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n); break;
+        case 4: rmsnorm_bwd_reg<T, W, 4><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n); break;
+        default: rmsnorm_bwd_reg<T, W, 8><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n); break;
+        }
+        if (dw) {
+            dim3 rblock(32, 8);
+            reduce_partials<W><<<(unsigned)((n + 31) / 32), rblock, 0, s>>>(ws, grid * c.rpb, n, dw);
+        }
+    } else {
+        if (dw) cudaMemsetAsync(ws, 0, (size_t)a->n * sizeof(float), s);
+        rmsnorm_bwd_generic<T, W><<<generic_blocks(a), kBlockThreads, 0, s>>>(
+            dy, x, w, rstd, dx, dw ? ws : nullptr, a->rows, a->n);
+        if (dw) {
+            const int64_t blocks = (a->n + 255) / 256 < 4096 ? (a->n + 255) / 256 : 4096;
+            cast_from_f32<W><<<(unsigned)blocks, 256, 0, s>>>(ws, dw, a->n);
+        }
+    }
+    return mc::check_launch("rmsnorm backward");
+}
+
+/* Dispatch on (dtype, weight dtype); weight is either the dtype of x or f32. */
+template <template <typename, typename> class Op>
+mc_status dispatch(const mc_rmsnorm_args *a) {
+    mc::DeviceGuard guard(a->device);
+    if (guard.status()) return guard.status();
+    const bool wf32 = a->wdtype == MC_DTYPE_F32;
+    switch (a->dtype) {
+    case MC_DTYPE_F32: return Op<float, float>::run(a);
+    case MC_DTYPE_F16: return wf32 ? Op<__half, float>::run(a) : Op<__half, __half>::run(a);
+    case MC_DTYPE_BF16:
+        return wf32 ? Op<__nv_bfloat16, float>::run(a) : Op<__nv_bfloat16, __nv_bfloat16>::run(a);
+    default: return mc_fail(MC_STATUS_UNSUPPORTED_DTYPE, "rmsnorm: %s not supported on CUDA", mc_dtype_name(a->dtype));
+    }
+}
+
+template <typename T, typename W> struct Fwd {
+    static mc_status run(const mc_rmsnorm_args *a) { return launch_fwd<T, W>(a); }
+};
+template <typename T, typename W> struct Bwd {
+    static mc_status run(const mc_rmsnorm_args *a) { return launch_bwd<T, W>(a); }
+};
+
+} // namespace
+
+extern "C" mc_status mc_cuda_rmsnorm_forward(const mc_rmsnorm_args *a) { return dispatch<Fwd>(a); }
+
+extern "C" mc_status mc_cuda_rmsnorm_backward(const mc_rmsnorm_args *a) { return dispatch<Bwd>(a); }
+
+extern "C" size_t mc_cuda_rmsnorm_backward_workspace_size(const mc_rmsnorm_args *a) {
+    RegConfig c = reg_config(a);
+    if (!c.ok) return (size_t)a->n * sizeof(float);
+    return (size_t)(bwd_blocks(a, c) * c.rpb) * (size_t)a->n * sizeof(float);
+}

@@ -1,0 +1,63 @@
+/* CUDA runtime helpers: device count, device guard, SM count cache, launch errors. */
+#include "common.cuh"
+
+extern "C" int mc_cuda_runtime_device_count(void) {
+    static int count = -1; /* the device count cannot change while the process runs */
+    if (count < 0) {
+        int c = 0;
+        if (cudaGetDeviceCount(&c) != cudaSuccess) {
+            cudaGetLastError(); /* no driver / no device: clear the sticky-free error */
+            c = 0;
+        }
+        count = c;
+    }
+    return count;
+}
+
+extern "C" mc_status mc_cuda_set_device(int device) {
+    cudaError_t e = cudaSetDevice(device);
+    if (e != cudaSuccess)
+        return mc_fail(MC_STATUS_CUDA_ERROR, "cudaSetDevice(%d): %s", device, cudaGetErrorString(e));
+    return MC_STATUS_SUCCESS;
+}
+
+namespace mc {
+
+int sm_count(int device) {
+    static int cache[64];
+    if (device < 0 || device >= 64) return 1;
+    if (cache[device] == 0) {
+        int v = 0;
+        if (cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || v <= 0) {
+            cudaGetLastError();
+            v = 1;
+        }
+        cache[device] = v;
+    }
+    return cache[device];
+}
+
+DeviceGuard::DeviceGuard(int device) {
+    int cur = -1;
+    cudaError_t e = cudaGetDevice(&cur);
+    if (e == cudaSuccess && cur == device) return;
+    e = cudaSetDevice(device);
+    if (e != cudaSuccess) {
+        status_ = mc_fail(MC_STATUS_CUDA_ERROR, "cudaSetDevice(%d): %s", device, cudaGetErrorString(e));
+        return;
+    }
+    previous_ = cur;
+}
+
+DeviceGuard::~DeviceGuard() {
+    if (previous_ >= 0) cudaSetDevice(previous_);
+}
+
+mc_status check_launch(const char *what) {
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess)
+        return mc_fail(MC_STATUS_CUDA_ERROR, "%s: %s", what, cudaGetErrorString(e));
+    return MC_STATUS_SUCCESS;
+}
+
+} // namespace mc

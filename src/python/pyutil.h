@@ -1,0 +1,25 @@
+/* Helpers for the CPython extension: torch tensors -> mc_tensor descriptors, mc_status ->
+ * Python exceptions, and each op family's method table. No logic of its own. */
+#ifndef MC_PYUTIL_H
+#define MC_PYUTIL_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "metalcore.h"
+
+/* Fills *t from a torch.Tensor; returns 0, or -1 with a Python exception set. `name` is the
+ * argument's name, used in messages. */
+int mcpy_tensor(PyObject *obj, mc_tensor *t, const char *name);
+/* Like mcpy_tensor, but None gives 0 with *present = 0. */
+int mcpy_optional_tensor(PyObject *obj, mc_tensor *t, int *present, const char *name);
+/* The current torch CUDA stream of the device, as an mc_stream_t; NULL for CPU tensors. Returns
+ * 0, or -1 with a Python exception set. */
+int mcpy_stream(const mc_tensor *t, mc_stream_t *stream);
+/* Raises the Python exception for a failed status (returns NULL for `return mcpy_raise(s);`). */
+PyObject *mcpy_raise(mc_status status);
+
+/* Each op family adds its methods to the module (defined in src/python/<family>.c). */
+extern PyMethodDef mcpy_rmsnorm_methods[];
+
+#endif
