@@ -2,13 +2,15 @@
 import torch
 
 
-def rel_err(out: torch.Tensor, ref: torch.Tensor) -> float:
-    """max |out - ref| / max |ref|, computed in float64 on the CPU; NaN anywhere gives inf."""
+def rel_err(out: torch.Tensor, ref: torch.Tensor, scale: float = None) -> float:
+    """max |out - ref| / max |ref| (or / scale when given: for results that cancel, measure
+    against the size of the terms), in float64 on the CPU; NaN anywhere gives inf."""
     out = out.detach().double().cpu()
     ref = ref.detach().double().cpu()
     if torch.isnan(out).any():
         return float("inf")
-    scale = ref.abs().max().item() if ref.numel() else 1.0
+    if scale is None:
+        scale = ref.abs().max().item() if ref.numel() else 1.0
     return (out - ref).abs().max().item() / max(scale, 1e-300) if out.numel() else 0.0
 
 

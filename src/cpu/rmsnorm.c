@@ -57,6 +57,11 @@ size_t mc_cpu_rmsnorm_backward_workspace_size(const mc_rmsnorm_args *a) {
 mc_status mc_cpu_rmsnorm_backward(const mc_rmsnorm_args *a) {
     const int64_t n = a->n;
     const mc_dtype rdt = a->dtype == MC_DTYPE_F64 ? MC_DTYPE_F64 : MC_DTYPE_F32;
+    if (a->rows == 0) { /* dweight is a sum over no rows (and there is no workspace) */
+        if (a->dweight)
+            for (int64_t j = 0; j < n; ++j) st(a->dweight, a->wdtype, j, 0.0);
+        return MC_STATUS_SUCCESS;
+    }
     double *dw = a->dweight ? (double *)a->workspace : NULL;
     if (dw)
         for (int64_t j = 0; j < n; ++j) dw[j] = 0.0;
