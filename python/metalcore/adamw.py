@@ -42,10 +42,10 @@ def _scalar(x) -> float:
     return float(x.item()) if isinstance(x, Tensor) else float(x)
 
 
-def _host_buffer(nbytes: int, device: torch.device, dtype=torch.uint8) -> Tensor:
+def _host_buffer(numel: int, device: torch.device, dtype=torch.uint8) -> Tensor:
     """Host staging memory: pinned for CUDA (so the upload is asynchronous; torch's caching host
     allocator does not reuse it before the copy has run), plain for the CPU backend."""
-    return torch.empty(nbytes, dtype=dtype, pin_memory=device.type == "cuda")
+    return torch.empty(numel, dtype=dtype, pin_memory=device.type == "cuda")
 
 
 def _to_device(host: Tensor, device: torch.device, dev: Optional[Tensor] = None) -> Tensor:
@@ -285,7 +285,7 @@ class MetalAdamW(torch.optim.Optimizer):
                     if any(g is not None for g in grads):
                         break
                     continue
-                host = _host_buffer(b.n * 8, b.device, torch.int64)
+                host = _host_buffer(b.n, b.device, torch.int64)
                 r = _C.adamw_collect_grads(grads, b.has_grad, b.numels, host, b.grads_host, torch.strided)
                 if r < 0:
                     break
