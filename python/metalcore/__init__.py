@@ -5,11 +5,13 @@ importable from this package, with neutral aliases (`RMSNorm`, ...) beside the M
 """
 from ._backend import backends, cuda_available, version
 from .rmsnorm import MetalRMSNorm, rms_norm
+from .adamw import MetalAdamW
 
 __version__ = version()
 
 # Neutral aliases, so code need not say "Metal" on a machine without it.
 RMSNorm = MetalRMSNorm
+AdamW = MetalAdamW
 
 __all__ = [
     "__version__",
@@ -19,4 +21,6 @@ __all__ = [
     "rms_norm",
     "MetalRMSNorm",
     "RMSNorm",
+    "MetalAdamW",
+    "AdamW",
 ]

@@ -303,10 +303,88 @@ static void test_half_conversions(void) {
     CHECK(mc_bf16_to_f32(0xc040) == -3.0f, "bf16 decode\n");
 }
 
+
+static void test_adamw(void) {
+    /* one f32 tensor of 5 elements, one bf16 tensor with a master copy, one empty tensor */
+    float p[5], g[5], m[5] = {0}, v[5] = {0}, step0 = 0.0f, step1 = 0.0f, step2 = 0.0f;
+    uint16_t pb[3], gb[3];
+    float mb[3] = {0}, vb[3] = {0}, vmb[3] = {0}, master[3];
+    for (int i = 0; i < 5; ++i) { p[i] = (float)urand(); g[i] = (float)urand(); }
+    for (int i = 0; i < 3; ++i) { master[i] = (float)urand(); pb[i] = mc_f32_to_bf16(master[i]); gb[i] = mc_f32_to_bf16((float)urand()); }
+    int64_t s5[1] = {5}, s3[1] = {3}, s4[1] = {4};
+    mc_tensor tp = make(p, MC_DTYPE_F32, 1, s5), tm = make(m, MC_DTYPE_F32, 1, s5), tv = make(v, MC_DTYPE_F32, 1, s5);
+    mc_tensor ts = make(&step0, MC_DTYPE_F32, 0, NULL), tbad = make(m, MC_DTYPE_F32, 1, s4);
+    mc_tensor th = make(m, MC_DTYPE_F16, 1, s5);
+    mc_adamw_tensor e[3];
+    CHECK(mc_adamw_tensor_init(&e[0], &tp, &tm, &tv, NULL, NULL, &ts, 0) == MC_STATUS_SUCCESS, "adamw init\n");
+    CHECK(mc_adamw_tensor_init(&e[0], &tp, &tbad, &tv, NULL, NULL, &ts, 0) == MC_STATUS_SHAPE_MISMATCH, "adamw numel\n");
+    CHECK(mc_adamw_tensor_init(&e[0], &tp, &th, &tv, NULL, NULL, &ts, 0) == MC_STATUS_UNSUPPORTED_DTYPE, "adamw moment dtype\n");
+    CHECK(mc_adamw_tensor_init(&e[0], &tp, &tm, &tv, NULL, &tm, &ts, 0) == MC_STATUS_INVALID_ARGUMENT, "adamw f32 master\n");
+    CHECK(mc_adamw_tensor_init(&e[0], &tp, &tm, &tv, NULL, NULL, NULL, 0) == MC_STATUS_INVALID_ARGUMENT, "adamw NULL step\n");
+    CHECK(mc_adamw_tensor_init(&e[0], &tp, &tm, &tv, NULL, NULL, &ts, 0) == MC_STATUS_SUCCESS, "adamw init\n");
+    mc_tensor bp = make(pb, MC_DTYPE_BF16, 1, s3), bm = make(mb, MC_DTYPE_F32, 1, s3), bv = make(vb, MC_DTYPE_F32, 1, s3);
+    mc_tensor bvm = make(vmb, MC_DTYPE_F32, 1, s3), bms = make(master, MC_DTYPE_F32, 1, s3), bs = make(&step1, MC_DTYPE_F32, 0, NULL);
+    CHECK(mc_adamw_tensor_init(&e[1], &bp, &bm, &bv, &bvm, &bms, &bs, 1) == MC_STATUS_SUCCESS, "adamw bf16 init\n");
+    memset(&e[2], 0, sizeof e[2]);
+    e[2].step = &step2;
+    size_t bytes = 0;
+    int64_t nc = 0;
+    CHECK(mc_adamw_plan_bytes(e, 3, &bytes, &nc) == MC_STATUS_SUCCESS && nc == 2, "adamw plan bytes\n");
+    CHECK(mc_adamw_plan_bytes(e, -1, &bytes, &nc) == MC_STATUS_INVALID_ARGUMENT, "adamw negative n\n");
+    double *buf = (double *)calloc(bytes / 8 + 2, 8);
+    int32_t ams[2] = {0, 1};
+    /* mixed dtypes are packed per dtype: pack the f32 tensor alone, then the bf16 one */
+    CHECK(mc_adamw_plan_pack(e, 1, ams, 2, MC_DTYPE_F32, buf, bytes) == MC_STATUS_SUCCESS, "adamw pack\n");
+    CHECK(mc_adamw_plan_pack(e, 1, ams, 2, MC_DTYPE_F64, buf, bytes) == MC_STATUS_UNSUPPORTED_DTYPE, "adamw f64\n");
+    CHECK(mc_adamw_plan_pack(e, 1, ams, 0, MC_DTYPE_F32, buf, bytes) == MC_STATUS_INVALID_ARGUMENT, "adamw no groups\n");
+    CHECK(mc_adamw_plan_pack(e, 1, ams, 2, MC_DTYPE_F32, buf, 8) == MC_STATUS_INVALID_ARGUMENT, "adamw small buffer\n");
+    mc_adamw_tensor bad = e[1];
+    bad.max_exp_avg_sq = NULL;
+    CHECK(mc_adamw_plan_pack(&bad, 1, ams, 2, MC_DTYPE_BF16, buf, bytes) == MC_STATUS_INVALID_ARGUMENT, "adamw amsgrad needs max\n");
+    bad = e[0];
+    bad.group = 5;
+    CHECK(mc_adamw_plan_pack(&bad, 1, ams, 2, MC_DTYPE_F32, buf, bytes) == MC_STATUS_INVALID_ARGUMENT, "adamw group range\n");
+    mc_adamw_group groups[2] = {{1e-2, 0.9, 0.999, 1e-8, 0.1, NULL, 0, 0}, {1e-2, 0.8, 0.99, 1e-6, 0.0, NULL, 1, 1}};
+    size_t b1;
+    int64_t nc1;
+    mc_adamw_plan_bytes(e, 1, &b1, &nc1);
+    const void *grads[1] = {g};
+    float p0[5];
+    memcpy(p0, p, sizeof p0);
+    float found = 1.0f, scale = 2.0f;
+    CHECK(mc_adamw_step(buf, b1, 1, nc1, grads, groups, 2, MC_DTYPE_F32, cpu, NULL, &found, NULL) == MC_STATUS_SUCCESS &&
+          memcmp(p, p0, sizeof p) == 0 && step0 == 0.0f, "adamw found_inf skips\n");
+    CHECK(mc_adamw_step(buf, b1, 1, nc1, grads, groups, 2, MC_DTYPE_BF16, cpu, NULL, NULL, NULL) == MC_STATUS_INVALID_ARGUMENT,
+          "adamw plan/dtype mismatch\n");
+    CHECK(mc_adamw_step(buf, b1 - 1, 1, nc1, grads, groups, 2, MC_DTYPE_F32, cpu, NULL, NULL, NULL) == MC_STATUS_INVALID_ARGUMENT,
+          "adamw short plan\n");
+    found = 0.0f;
+    CHECK(mc_adamw_step(buf, b1, 1, nc1, grads, groups, 2, MC_DTYPE_F32, cpu, &scale, &found, NULL) == MC_STATUS_SUCCESS &&
+          step0 == 1.0f, "adamw step\n");
+    /* first step from zero state: p = p0 (1 - lr wd) - lr * sign(g) * |g| / (|g| + eps / ...) ~ -lr sign(g) */
+    double maxe = 0.0;
+    for (int i = 0; i < 5; ++i) {
+        double gg = g[i] / 2.0, mm = 0.1 * gg, vv = 0.001 * gg * gg;
+        double ref = p0[i] * (1 - 1e-3) - (1e-2 / 0.1) * mm / (sqrt(vv) / sqrt(0.001) + 1e-8);
+        maxe = fmax(maxe, fabs(ref - p[i]));
+    }
+    CHECK(maxe <= 1e-6, "adamw values: err %g\n", maxe);
+    CHECK(mc_adamw_plan_pack(&e[1], 1, ams, 2, MC_DTYPE_BF16, buf, bytes) == MC_STATUS_SUCCESS, "adamw bf16 pack\n");
+    mc_adamw_plan_bytes(&e[1], 1, &b1, &nc1);
+    const void *gb1[1] = {gb};
+    CHECK(mc_adamw_step(buf, b1, 1, nc1, gb1, groups, 2, MC_DTYPE_BF16, cpu, NULL, NULL, NULL) == MC_STATUS_SUCCESS && step1 == 1.0f,
+          "adamw bf16 step\n");
+    int ok = 1;
+    for (int i = 0; i < 3; ++i) ok &= pb[i] == mc_f32_to_bf16(master[i]) && vmb[i] == vb[i];
+    CHECK(ok, "adamw bf16 param is the rounded master; amsgrad max\n");
+    free(buf);
+}
+
 int main(void) {
     test_basics();
     test_half_conversions();
     test_rmsnorm_bad_arguments();
+    test_adamw();
     const mc_dtype dts[] = {MC_DTYPE_F32, MC_DTYPE_F64, MC_DTYPE_F16, MC_DTYPE_BF16};
     const double tols[] = {1e-5, 1e-12, 4e-3, 2e-2};
     const int64_t shapes[][2] = {{1, 1}, {3, 7}, {17, 128}, {5, 1031}};
