@@ -5,11 +5,14 @@ importable from this package, with neutral aliases (`RMSNorm`, ...) beside the M
 """
 from ._backend import backends, cuda_available, version
 from .rmsnorm import MetalRMSNorm, rms_norm
+from .rope import apply_rotary_pos_emb
+from .embedding_bag import MetalEmbeddingBag, embedding_bag
 
 __version__ = version()
 
 # Neutral aliases, so code need not say "Metal" on a machine without it.
 RMSNorm = MetalRMSNorm
+EmbeddingBag = MetalEmbeddingBag
 
 __all__ = [
     "__version__",
@@ -19,4 +22,8 @@ __all__ = [
     "rms_norm",
     "MetalRMSNorm",
     "RMSNorm",
+    "apply_rotary_pos_emb",
+    "embedding_bag",
+    "MetalEmbeddingBag",
+    "EmbeddingBag",
 ]
