@@ -8,7 +8,7 @@ static mc_status check_bhsd(const mc_tensor *x, const char *name) {
     if (x->ndim != 4)
         return mc_fail(MC_STATUS_INVALID_ARGUMENT, "rope: %s must be 4-D (B, H, S, D); got %d-D", name,
                        x->ndim);
-    if (x->shape[3] > 1 && x->strides[3] != 1)
+    if (x->shape[3] > 1 && x->strides[3] != 1 && mc_tensor_numel(x) > 0)
         return mc_fail(MC_STATUS_INVALID_ARGUMENT, "rope: %s must have a contiguous last dimension", name);
     return MC_STATUS_SUCCESS;
 }
@@ -26,7 +26,7 @@ static mc_status check_cs(const mc_tensor *c, const char *name, const mc_tensor 
     if (c->shape[1] != a->seq)
         return mc_fail(MC_STATUS_SHAPE_MISMATCH, "rope: %s has sequence length %lld; q has %lld", name,
                        (long long)c->shape[1], (long long)a->seq);
-    if (c->shape[2] > 1 && c->strides[2] != 1)
+    if (c->shape[2] > 1 && c->strides[2] != 1 && mc_tensor_numel(c) > 0)
         return mc_fail(MC_STATUS_INVALID_ARGUMENT, "rope: %s must have a contiguous last dimension", name);
     if (c->dtype != q->dtype && c->dtype != MC_DTYPE_F32)
         return mc_fail(MC_STATUS_UNSUPPORTED_DTYPE, "rope: %s has dtype %s; expected %s (that of q) or float32",

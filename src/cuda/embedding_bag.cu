@@ -23,7 +23,6 @@ using mc::Pack;
 using mc::to_float;
 
 constexpr int kThreads = 256;
-constexpr int kWarps = kThreads / 32;
 constexpr unsigned kFull = 0xffffffffu;
 
 struct EbParams {
@@ -67,15 +66,18 @@ __device__ __forceinline__ void flag(int64_t *errors, int which, int64_t where) 
 template <int VEC>
 __device__ __forceinline__ void atomic_add_vec(float *dst, const float *v) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    if constexpr (VEC % 4 == 0) {
+    constexpr bool kVec4 = VEC % 4 == 0; /* sm_90 has 16-byte vector atomics for f32 */
+#else
+    constexpr bool kVec4 = false;
+#endif
+    if constexpr (kVec4) {
 #pragma unroll
         for (int e = 0; e < VEC; e += 4)
             atomicAdd(reinterpret_cast<float4 *>(dst + e), make_float4(v[e], v[e + 1], v[e + 2], v[e + 3]));
-        return;
-    }
-#endif
+    } else {
 #pragma unroll
-    for (int e = 0; e < VEC; ++e) atomicAdd(dst + e, v[e]);
+        for (int e = 0; e < VEC; ++e) atomicAdd(dst + e, v[e]);
+    }
 }
 
 constexpr int kUnroll = 4;
