@@ -171,10 +171,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Optional[Tensor] = Non
     if input.dim() == 2:
         if offsets is not None:
             raise ValueError("embedding_bag: if input is 2-D, offsets must be None")
-        if include_last_offset:  # what torch does: offsets = arange(0, numel, L), the last bag dropped
-            offsets = torch.arange(0, input.numel(), max(input.shape[1], 1), dtype=input.dtype, device=input.device)
-            input = input.reshape(-1)
-            psw = None if psw is None else psw.reshape(-1)
+        # torch gives one bag per row of 2-D input whatever include_last_offset says
     elif input.dim() == 1:
         if offsets is None:
             raise ValueError("embedding_bag: offsets must be given for 1-D input")
