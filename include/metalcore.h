@@ -128,6 +128,8 @@ MC_API const char *mc_cuda_architectures(void);
 
 #include "metalcore/rmsnorm.h"
 #include "metalcore/adamw.h"
+#include "metalcore/rope.h"
+#include "metalcore/embedding_bag.h"
 
 #ifdef __cplusplus
 }

@@ -6,12 +6,15 @@ importable from this package, with neutral aliases (`RMSNorm`, ...) beside the M
 from ._backend import backends, cuda_available, version
 from .rmsnorm import MetalRMSNorm, rms_norm
 from .adamw import MetalAdamW
+from .rope import apply_rotary_pos_emb
+from .embedding_bag import MetalEmbeddingBag, embedding_bag
 
 __version__ = version()
 
 # Neutral aliases, so code need not say "Metal" on a machine without it.
 RMSNorm = MetalRMSNorm
 AdamW = MetalAdamW
+EmbeddingBag = MetalEmbeddingBag
 
 __all__ = [
     "__version__",
@@ -23,4 +26,8 @@ __all__ = [
     "RMSNorm",
     "MetalAdamW",
     "AdamW",
+    "apply_rotary_pos_emb",
+    "embedding_bag",
+    "MetalEmbeddingBag",
+    "EmbeddingBag",
 ]

@@ -184,6 +184,8 @@ PyMODINIT_FUNC PyInit__C(void) {
     if (add_methods(m, core_methods) < 0) goto fail;
     if (add_methods(m, mcpy_rmsnorm_methods) < 0) goto fail;
     if (add_methods(m, mcpy_adamw_methods) < 0) goto fail;
+    if (add_methods(m, mcpy_rope_methods) < 0) goto fail;
+    if (add_methods(m, mcpy_embedding_bag_methods) < 0) goto fail;
     return m;
 fail:
     Py_DECREF(m);
