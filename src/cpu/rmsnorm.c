@@ -35,13 +35,18 @@ mc_status mc_cpu_rmsnorm_forward(const mc_rmsnorm_args *a) {
         double ss = 0.0;
         for (int64_t j = 0; j < n; ++j) {
             double v = ld(a->x, a->dtype, off + j);
+            if (a->residual) { /* h = x + residual, rounded to the dtype as the unfused add would */
+                st(a->h, a->dtype, off + j, v + ld(a->residual, a->dtype, off + j));
+                v = ld(a->h, a->dtype, off + j);
+            }
             ss += v * v;
         }
+        const void *src = a->residual ? a->h : a->x;
         double rs = 1.0 / sqrt(ss / (double)n + a->eps);
         if (a->dtype != MC_DTYPE_F64) rs = (float)rs;
         if (a->rstd) st(a->rstd, rdt, r, rs);
         for (int64_t j = 0; j < n; ++j) {
-            double v = ld(a->x, a->dtype, off + j) * rs;
+            double v = ld(src, a->dtype, off + j) * rs;
             if (a->weight) v *= ld(a->weight, a->wdtype, j);
             st(a->y, a->dtype, off + j, v);
         }
@@ -75,7 +80,8 @@ mc_status mc_cpu_rmsnorm_backward(const mc_rmsnorm_args *a) {
             const double xv = ld(a->x, a->dtype, off + j);
             double g = a->weight ? dyv * ld(a->weight, a->wdtype, j) : dyv;
             if (dw) dw[j] += dyv * xv * rs;
-            st(a->dx, a->dtype, off + j, rs * (g - xv * c));
+            const double extra = a->dres ? ld(a->dres, a->dtype, off + j) : 0.0;
+            st(a->dx, a->dtype, off + j, rs * (g - xv * c) + extra);
         }
     }
     if (dw)

@@ -51,6 +51,34 @@ __device__ __forceinline__ float warp_max(float v) {
     return v;
 }
 
+/* ---- row reductions for the "row in registers" kernels (rmsnorm, softmax) -------------------
+ * A block is (TPR, rows per block): the TPR threads with one threadIdx.y own one row. All threads
+ * of the block must call these (they may __syncthreads). red: rows_per_block * 32 floats; a
+ * kernel that reduces twice in a row alternates between two such buffers. */
+__device__ __forceinline__ float row_sum(float v, float *red) {
+    v = warp_sum(v);
+    const int tpr = blockDim.x;
+    if (tpr == 32) return v;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (lane == 0) red[threadIdx.y * 32 + warp] = v;
+    __syncthreads();
+    float s = 0.f;
+    for (int i = 0; i < tpr / 32; ++i) s += red[threadIdx.y * 32 + i];
+    return s;
+}
+
+__device__ __forceinline__ float row_max(float v, float *red) {
+    v = warp_max(v);
+    const int tpr = blockDim.x;
+    if (tpr == 32) return v;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (lane == 0) red[threadIdx.y * 32 + warp] = v;
+    __syncthreads();
+    float m = red[threadIdx.y * 32];
+    for (int i = 1; i < tpr / 32; ++i) m = fmaxf(m, red[threadIdx.y * 32 + i]);
+    return m;
+}
+
 /* Multiprocessor count of a device, cached (the query is slow on some drivers). */
 int sm_count(int device);
 
