@@ -79,6 +79,29 @@ __device__ __forceinline__ float row_max(float v, float *red) {
     return m;
 }
 
+/* Shape of a "row in registers" launch for rows of n elements in 16-byte vectors of `vec`
+ * elements: TPR threads per row (32..1024, grown until each holds at most 4 vectors), NV vectors
+ * per thread (1, 2, 4 or 8), rows per block filling `block_threads`. ok is false when n is not a
+ * multiple of vec or the row does not fit 8 vectors x 1024 threads. */
+struct RowRegShape {
+    bool ok;
+    int tpr, nv, rpb;
+};
+inline RowRegShape row_reg_shape(int64_t n, int vec, int block_threads) {
+    RowRegShape c = {false, 0, 0, 0};
+    if (n < 1 || n % vec != 0 || n > (int64_t)1024 * 8 * vec) return c;
+    const int nvec = (int)(n / vec);
+    int tpr = 32;
+    while (tpr < 1024 && tpr * 4 < nvec) tpr *= 2;
+    int nv = 1;
+    while (nv * tpr < nvec) nv *= 2;
+    c.ok = nv <= 8;
+    c.tpr = tpr;
+    c.nv = nv;
+    c.rpb = tpr >= block_threads ? 1 : block_threads / tpr;
+    return c;
+}
+
 /* Multiprocessor count of a device, cached (the query is slow on some drivers). */
 int sm_count(int device);
 

@@ -278,19 +278,14 @@ RegConfig reg_config(const mc_rmsnorm_args *a) {
     RegConfig c = {false, 0, 0, 0};
     const int es = (int)mc_dtype_size(a->dtype);
     const int vec = 16 / es;
-    if (a->n % vec != 0 || a->n > (int64_t)1024 * 8 * vec) return c;
     const void *ptrs[] = {a->x, a->y, a->dy, a->dx, a->weight, a->residual, a->h, a->dres};
     for (const void *p : ptrs)
         if (p && !mc::aligned16(p)) return c;
-    const int nvec = (int)(a->n / vec);
-    int tpr = 32;
-    while (tpr < 1024 && tpr * 4 < nvec) tpr *= 2;
-    int nv = 1;
-    while (nv * tpr < nvec) nv *= 2;
-    c.ok = nv <= 8;
-    c.tpr = tpr;
-    c.nv = nv;
-    c.rpb = tpr >= kBlockThreads ? 1 : kBlockThreads / tpr;
+    const mc::RowRegShape r = mc::row_reg_shape(a->n, vec, kBlockThreads);
+    c.ok = r.ok;
+    c.tpr = r.tpr;
+    c.nv = r.nv;
+    c.rpb = r.rpb;
     return c;
 }
 
