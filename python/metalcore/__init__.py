@@ -5,11 +5,17 @@ importable from this package, with neutral aliases (`RMSNorm`, ...) beside the M
 """
 from ._backend import backends, cuda_available, version
 from .rmsnorm import MetalRMSNorm, rms_norm
+from .rmsnorm import fused_add_rmsnorm
+from .activations import metal_gelu, metal_silu, swiglu
+from .softmax import fused_softmax
 
 __version__ = version()
 
 # Neutral aliases, so code need not say "Metal" on a machine without it.
 RMSNorm = MetalRMSNorm
+silu = metal_silu
+gelu = metal_gelu
+softmax = fused_softmax
 
 __all__ = [
     "__version__",
@@ -19,4 +25,12 @@ __all__ = [
     "rms_norm",
     "MetalRMSNorm",
     "RMSNorm",
+    "fused_add_rmsnorm",
+    "metal_silu",
+    "metal_gelu",
+    "silu",
+    "gelu",
+    "swiglu",
+    "fused_softmax",
+    "softmax",
 ]

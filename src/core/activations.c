@@ -119,7 +119,7 @@ static mc_status row_view(const mc_tensor *t, const char *name, int64_t *rs) {
 static void set_rows(mc_swiglu_args *a, const mc_tensor *gate) {
     a->n = gate->ndim ? gate->shape[gate->ndim - 1] : 1;
     a->rows = a->n ? mc_tensor_numel(gate) / a->n : 0;
-    const int64_t *rs[] = {&a->gate_rs, &a->up_rs, &a->y_rs, &a->dy_rs, &a->dgate_rs, &a->dup_rs};
+    int64_t *rs[] = {&a->gate_rs, &a->up_rs, &a->y_rs, &a->dy_rs, &a->dgate_rs, &a->dup_rs};
     int dense = 1;
     for (int i = 0; i < 6; ++i)
         if (*rs[i] != a->n && *rs[i] != 0) dense = 0; /* 0: that view is not used */
