@@ -282,7 +282,10 @@ RegConfig reg_config(const mc_rmsnorm_args *a) {
     for (const void *p : ptrs)
         if (p && !mc::aligned16(p)) return c;
     const mc::RowRegShape r = mc::row_reg_shape(a->n, vec, kBlockThreads);
-    c.ok = r.ok;
+    /* The reg kernels are compiled with __launch_bounds__(kBlockThreads): a block of more threads
+     * (tpr > 256, i.e. rows wider than 1024 vectors) would fail to launch, so those rows take the
+     * generic path. */
+    c.ok = r.ok && r.tpr * r.rpb <= kBlockThreads;
     c.tpr = r.tpr;
     c.nv = r.nv;
     c.rpb = r.rpb;
