@@ -130,6 +130,8 @@ MC_API const char *mc_cuda_architectures(void);
 #include "metalcore/adamw.h"
 #include "metalcore/rope.h"
 #include "metalcore/embedding_bag.h"
+#include "metalcore/activations.h"
+#include "metalcore/softmax.h"
 
 #ifdef __cplusplus
 }

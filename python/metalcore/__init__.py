@@ -8,6 +8,9 @@ from .rmsnorm import MetalRMSNorm, rms_norm
 from .adamw import MetalAdamW
 from .rope import apply_rotary_pos_emb
 from .embedding_bag import MetalEmbeddingBag, embedding_bag
+from .rmsnorm import fused_add_rmsnorm
+from .activations import metal_gelu, metal_silu, swiglu
+from .softmax import fused_softmax
 
 __version__ = version()
 
@@ -15,6 +18,9 @@ __version__ = version()
 RMSNorm = MetalRMSNorm
 AdamW = MetalAdamW
 EmbeddingBag = MetalEmbeddingBag
+silu = metal_silu
+gelu = metal_gelu
+softmax = fused_softmax
 
 __all__ = [
     "__version__",
@@ -30,4 +36,12 @@ __all__ = [
     "embedding_bag",
     "MetalEmbeddingBag",
     "EmbeddingBag",
+    "fused_add_rmsnorm",
+    "metal_silu",
+    "metal_gelu",
+    "silu",
+    "gelu",
+    "swiglu",
+    "fused_softmax",
+    "softmax",
 ]

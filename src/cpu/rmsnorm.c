@@ -25,29 +25,35 @@ static inline void st_bf16(uint16_t *p, int64_t i, double v) { p[i] = mc_f32_to_
         const W *w = (const W *)a->weight;                                                         \
         T *y = (T *)a->y;                                                                          \
         R *rstd = (R *)a->rstd;                                                                    \
+        const T *res = (const T *)a->residual;                                                     \
+        T *h = (T *)a->h;                                                                          \
         _Pragma("omp parallel for schedule(static) if (rows * n > (1 << 20))")                         \
         for (int64_t r = 0; r < rows; ++r) {                                                       \
             const int64_t off = r * n;                                                             \
             double ss = 0.0;                                                                       \
+            if (res) /* h = x + residual, rounded to the dtype as the unfused add would be */      \
+                for (int64_t j = 0; j < n; ++j) STX(h, off + j, (R)LDX(x, off + j) + (R)LDX(res, off + j)); \
+            const T *src = res ? h : x;                                                            \
             for (int64_t j = 0; j < n; ++j) {                                                      \
-                const double v = LDX(x, off + j);                                                  \
+                const double v = LDX(src, off + j);                                                \
                 ss += v * v;                                                                       \
             }                                                                                      \
             const R rs = (R)(1.0 / sqrt(ss / (double)n + a->eps));                                 \
             if (rstd) rstd[r] = rs;                                                                \
             if (w)                                                                                 \
-                for (int64_t j = 0; j < n; ++j) STX(y, off + j, (R)LDX(x, off + j) * rs * (R)LDW(w, j)); \
+                for (int64_t j = 0; j < n; ++j) STX(y, off + j, (R)LDX(src, off + j) * rs * (R)LDW(w, j)); \
             else                                                                                   \
-                for (int64_t j = 0; j < n; ++j) STX(y, off + j, (R)LDX(x, off + j) * rs);         \
+                for (int64_t j = 0; j < n; ++j) STX(y, off + j, (R)LDX(src, off + j) * rs);       \
         }                                                                                          \
     }                                                                                              \
-    /* dx = rstd * (g - x * rstd^2 * mean(g * x)), g = dy * weight. dx may alias dy. */            \
+    /* dx = rstd * (g - x * rstd^2 * mean(g * x)) + dres, g = dy * weight. dx may alias dy, dres. */ \
     static void bwd_dx_##NAME(const mc_rmsnorm_args *a) {                                          \
         const int64_t n = a->n, rows = a->rows;                                                    \
         const T *x = (const T *)a->x, *dy = (const T *)a->dy;                                      \
         const W *w = (const W *)a->weight;                                                         \
         const R *rstd = (const R *)a->rstd;                                                        \
         T *dx = (T *)a->dx;                                                                        \
+        const T *dres = (const T *)a->dres;                                                        \
         _Pragma("omp parallel for schedule(static) if (rows * n > (1 << 20))")                         \
         for (int64_t r = 0; r < rows; ++r) {                                                       \
             const int64_t off = r * n;                                                             \
@@ -60,7 +66,8 @@ static inline void st_bf16(uint16_t *p, int64_t i, double v) { p[i] = mc_f32_to_
             const R c = (R)(rs * rs * dot / (double)n), rr = (R)rs;                                \
             for (int64_t j = 0; j < n; ++j) {                                                      \
                 const R g = w ? (R)LDX(dy, off + j) * (R)LDW(w, j) : (R)LDX(dy, off + j);          \
-                STX(dx, off + j, rr * (g - (R)LDX(x, off + j) * c));                               \
+                const R extra = dres ? (R)LDX(dres, off + j) : (R)0;                               \
+                STX(dx, off + j, rr * (g - (R)LDX(x, off + j) * c) + extra);                       \
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \

@@ -24,26 +24,14 @@ using mc::to_float;
 
 constexpr int kBlockThreads = 256;
 
-/* Sum of v over the TPR threads of one row (threadIdx.x in [0, TPR)); all threads of the
- * block must call it (it may __syncthreads). red: rows_per_block * 32 floats. */
-__device__ __forceinline__ float row_sum(float v, float *red) {
-    v = mc::warp_sum(v);
-    const int tpr = blockDim.x;
-    if (tpr == 32) return v;
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    if (lane == 0) red[threadIdx.y * 32 + warp] = v;
-    __syncthreads();
-    float s = 0.f;
-    for (int i = 0; i < tpr / 32; ++i) s += red[threadIdx.y * 32 + i];
-    return s;
-}
+using mc::row_sum;
 
 /* ---- fast path: row in registers --------------------------------------------------------- */
 
 template <typename T, typename W, int NV>
 __global__ void __launch_bounds__(kBlockThreads)
     rmsnorm_fwd_reg(const T *__restrict__ x, const W *__restrict__ w, T *__restrict__ y,
-                    float *__restrict__ rstd, int64_t rows, int n, float eps) {
+                    float *__restrict__ rstd, int64_t rows, int n, float eps, const T *res, T *h) {
     constexpr int VEC = 16 / sizeof(T);
     __shared__ float red[kBlockThreads];
     const int tid = threadIdx.x, tpr = blockDim.x;
@@ -57,6 +45,12 @@ __global__ void __launch_bounds__(kBlockThreads)
         const int col = (i * tpr + tid) * VEC;
         if (active && col < n) {
             Pack<T, VEC> p = mc::load_pack<T, VEC>(xr + col);
+            if (res) { /* fused add: h = x + residual, rounded to T as the unfused add would */
+                Pack<T, VEC> q = mc::load_pack<T, VEC>(res + row * n + col);
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) p.v[j] = from_float<T>(to_float(p.v[j]) + to_float(q.v[j]));
+                mc::store_pack<T, VEC>(h + row * n + col, p);
+            }
 #pragma unroll
             for (int j = 0; j < VEC; ++j) {
                 v[i][j] = to_float(p.v[j]);
@@ -95,7 +89,7 @@ template <typename T, typename W, int NV>
 __global__ void __launch_bounds__(kBlockThreads)
     rmsnorm_bwd_reg(const T *__restrict__ dy, const T *__restrict__ x, const W *__restrict__ w,
                     const float *__restrict__ rstd, T *dx, float *__restrict__ dwp, int64_t rows,
-                    int n) {
+                    int n, const T *dres) {
     constexpr int VEC = 16 / sizeof(T);
     __shared__ float red[2][kBlockThreads];
     const int tid = threadIdx.x, tpr = blockDim.x;
@@ -147,10 +141,12 @@ __global__ void __launch_bounds__(kBlockThreads)
         for (int i = 0; i < NV; ++i) {
             const int col = (i * tpr + tid) * VEC;
             if (col < n) {
-                Pack<T, VEC> out;
+                Pack<T, VEC> out, add;
+                if (dres) add = mc::load_pack<T, VEC>(dres + row * n + col);
 #pragma unroll
                 for (int j = 0; j < VEC; ++j) {
-                    out.v[j] = from_float<T>(r * (gv[i][j] * wv[i][j] - xv[i][j] * c));
+                    const float extra = dres ? to_float(add.v[j]) : 0.f;
+                    out.v[j] = from_float<T>(r * (gv[i][j] * wv[i][j] - xv[i][j] * c) + extra);
                     dwacc[i][j] += gv[i][j] * xv[i][j] * r;
                 }
                 mc::store_pack<T, VEC>(dx + row * n + col, out);
@@ -207,15 +203,22 @@ __device__ __forceinline__ float block_sum(float v, float *red) {
 template <typename T, typename W>
 __global__ void __launch_bounds__(kBlockThreads)
     rmsnorm_fwd_generic(const T *__restrict__ x, const W *__restrict__ w, T *__restrict__ y,
-                        float *__restrict__ rstd, int64_t rows, int64_t n, float eps) {
+                        float *__restrict__ rstd, int64_t rows, int64_t n, float eps, const T *res,
+                        T *h) {
     __shared__ float red[32];
     for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
         const T *xr = x + row * n;
         float ss = 0.f;
         for (int64_t c = threadIdx.x; c < n; c += kBlockThreads) {
             float v = to_float(xr[c]);
+            if (res) { /* h = x + residual in T; the second pass reads h (this thread wrote it) */
+                const T hv = from_float<T>(v + to_float(res[row * n + c]));
+                h[row * n + c] = hv;
+                v = to_float(hv);
+            }
             ss += v * v;
         }
+        if (res) xr = h + row * n;
         ss = block_sum(ss, red);
         const float r = 1.0f / sqrtf(ss / (float)n + eps);
         if (rstd && threadIdx.x == 0) rstd[row] = r;
@@ -232,7 +235,7 @@ template <typename T, typename W>
 __global__ void __launch_bounds__(kBlockThreads)
     rmsnorm_bwd_generic(const T *__restrict__ dy, const T *__restrict__ x, const W *__restrict__ w,
                         const float *__restrict__ rstd, T *dx, float *__restrict__ dwacc,
-                        int64_t rows, int64_t n) {
+                        int64_t rows, int64_t n, const T *dres) {
     __shared__ float red[32];
     for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
         const int64_t off = row * n;
@@ -250,7 +253,8 @@ __global__ void __launch_bounds__(kBlockThreads)
             const float xv = to_float(x[off + c]);
             const float g = w ? g0 * to_float(w[c]) : g0;
             if (dwacc) atomicAdd(dwacc + c, g0 * xv * r);
-            dx[off + c] = from_float<T>(r * (g - xv * k));
+            const float extra = dres ? to_float(dres[off + c]) : 0.f;
+            dx[off + c] = from_float<T>(r * (g - xv * k) + extra);
         }
     }
 }
@@ -274,19 +278,14 @@ RegConfig reg_config(const mc_rmsnorm_args *a) {
     RegConfig c = {false, 0, 0, 0};
     const int es = (int)mc_dtype_size(a->dtype);
     const int vec = 16 / es;
-    if (a->n % vec != 0 || a->n > (int64_t)kBlockThreads * 8 * vec) return c;
-    const void *ptrs[] = {a->x, a->y, a->dy, a->dx, a->weight};
+    const void *ptrs[] = {a->x, a->y, a->dy, a->dx, a->weight, a->residual, a->h, a->dres};
     for (const void *p : ptrs)
         if (p && !mc::aligned16(p)) return c;
-    const int nvec = (int)(a->n / vec);
-    int tpr = 32;
-    while (tpr < kBlockThreads && tpr * 4 < nvec) tpr *= 2;
-    int nv = 1;
-    while (nv * tpr < nvec) nv *= 2;
-    c.ok = nv <= 8;
-    c.tpr = tpr;
-    c.nv = nv;
-    c.rpb = tpr >= kBlockThreads ? 1 : kBlockThreads / tpr;
+    const mc::RowRegShape r = mc::row_reg_shape(a->n, vec, kBlockThreads);
+    c.ok = r.ok;
+    c.tpr = r.tpr;
+    c.nv = r.nv;
+    c.rpb = r.rpb;
     return c;
 }
 
@@ -311,19 +310,21 @@ mc_status launch_fwd(const mc_rmsnorm_args *a) {
     T *y = static_cast<T *>(a->y);
     float *rstd = static_cast<float *>(a->rstd);
     const float eps = (float)a->eps;
+    const T *res = static_cast<const T *>(a->residual);
+    T *h = static_cast<T *>(a->h);
     RegConfig c = reg_config(a);
     if (c.ok) {
         dim3 block(c.tpr, c.rpb);
         const int64_t grid = (a->rows + c.rpb - 1) / c.rpb;
         const int n = (int)a->n;
         switch (c.nv) {
-        case 1: rmsnorm_fwd_reg<T, W, 1><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps); break;
-        case 2: rmsnorm_fwd_reg<T, W, 2><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps); break;
-        case 4: rmsnorm_fwd_reg<T, W, 4><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps); break;
-        default: rmsnorm_fwd_reg<T, W, 8><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps); break;
+        case 1: rmsnorm_fwd_reg<T, W, 1><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps, res, h); break;
+        case 2: rmsnorm_fwd_reg<T, W, 2><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps, res, h); break;
+        case 4: rmsnorm_fwd_reg<T, W, 4><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps, res, h); break;
+        default: rmsnorm_fwd_reg<T, W, 8><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps, res, h); break;
         }
     } else {
-        rmsnorm_fwd_generic<T, W><<<generic_blocks(a), kBlockThreads, 0, s>>>(x, w, y, rstd, a->rows, a->n, eps);
+        rmsnorm_fwd_generic<T, W><<<generic_blocks(a), kBlockThreads, 0, s>>>(x, w, y, rstd, a->rows, a->n, eps, res, h);
     }
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess)
@@ -343,6 +344,7 @@ mc_status launch_bwd(const mc_rmsnorm_args *a) {
     T *dx = static_cast<T *>(a->dx);
     W *dw = static_cast<W *>(a->dweight);
     float *ws = static_cast<float *>(a->workspace);
+    const T *dres = static_cast<const T *>(a->dres);
     if (a->rows == 0) { /* only dweight = 0 left to write */
         cudaMemsetAsync(dw, 0, (size_t)a->n * sizeof(W), s);
         return mc::check_launch("rmsnorm backward (empty)");
@@ -354,10 +356,10 @@ mc_status launch_bwd(const mc_rmsnorm_args *a) {
         float *dwp = dw ? ws : nullptr;
         const int n = (int)a->n;
         switch (c.nv) {
-        case 1: rmsnorm_bwd_reg<T, W, 1><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n); break;
-        case 2: rmsnorm_bwd_reg<T, W, 2><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n); break;
-        case 4: rmsnorm_bwd_reg<T, W, 4><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n); break;
-        default: rmsnorm_bwd_reg<T, W, 8><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n); break;
+        case 1: rmsnorm_bwd_reg<T, W, 1><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n, dres); break;
+        case 2: rmsnorm_bwd_reg<T, W, 2><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n, dres); break;
+        case 4: rmsnorm_bwd_reg<T, W, 4><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n, dres); break;
+        default: rmsnorm_bwd_reg<T, W, 8><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n, dres); break;
         }
         if (dw) {
             dim3 rblock(32, 8);
@@ -366,7 +368,7 @@ mc_status launch_bwd(const mc_rmsnorm_args *a) {
     } else {
         if (dw) cudaMemsetAsync(ws, 0, (size_t)a->n * sizeof(float), s);
         rmsnorm_bwd_generic<T, W><<<generic_blocks(a), kBlockThreads, 0, s>>>(
-            dy, x, w, rstd, dx, dw ? ws : nullptr, a->rows, a->n);
+            dy, x, w, rstd, dx, dw ? ws : nullptr, a->rows, a->n, dres);
         if (dw) {
             const int64_t blocks = (a->n + 255) / 256 < 4096 ? (a->n + 255) / 256 : 4096;
             cast_from_f32<W><<<(unsigned)blocks, 256, 0, s>>>(ws, dw, a->n);

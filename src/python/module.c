@@ -186,6 +186,8 @@ PyMODINIT_FUNC PyInit__C(void) {
     if (add_methods(m, mcpy_adamw_methods) < 0) goto fail;
     if (add_methods(m, mcpy_rope_methods) < 0) goto fail;
     if (add_methods(m, mcpy_embedding_bag_methods) < 0) goto fail;
+    if (add_methods(m, mcpy_activations_methods) < 0) goto fail;
+    if (add_methods(m, mcpy_softmax_methods) < 0) goto fail;
     return m;
 fail:
     Py_DECREF(m);

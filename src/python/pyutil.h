@@ -24,5 +24,7 @@ extern PyMethodDef mcpy_rmsnorm_methods[];
 extern PyMethodDef mcpy_adamw_methods[];
 extern PyMethodDef mcpy_rope_methods[];
 extern PyMethodDef mcpy_embedding_bag_methods[];
+extern PyMethodDef mcpy_activations_methods[];
+extern PyMethodDef mcpy_softmax_methods[];
 
 #endif

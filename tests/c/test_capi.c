@@ -378,6 +378,8 @@ static void test_adamw(void) {
     for (int i = 0; i < 3; ++i) ok &= pb[i] == mc_f32_to_bf16(master[i]) && vmb[i] == vb[i];
     CHECK(ok, "adamw bf16 param is the rounded master; amsgrad max\n");
     free(buf);
+}
+
 static void test_rope_capi(void) {
     /* q (1, 2, 3, 6) with R = 4 (partial), k (1, 1, 3, 6); values vs a direct double formula */
     float q[36], k[18], qo[36], ko[18], c[12], sn[12];
@@ -473,6 +475,152 @@ static void test_embedding_bag_capi(void) {
     CHECK(mc_embedding_bag_forward(&tw, &ti, &to, NULL, NULL, &tout, NULL, NULL, NULL, NULL) == MC_STATUS_INVALID_ARGUMENT, "eb NULL opts\n");
 }
 
+/* ---- activations, SwiGLU, softmax, fused add + RMSNorm (f32 and f64 values, bad arguments) ---- */
+
+static void test_activations_capi(void) {
+    float x[6] = {-3.f, -1.f, -0.25f, 0.f, 0.5f, 2.f}, y[6], g[6], dx[6];
+    int64_t s1[1] = {6}, s2[2] = {2, 3};
+    mc_tensor tx = make(x, MC_DTYPE_F32, 1, s1), ty = make(y, MC_DTYPE_F32, 1, s1);
+    mc_tensor tg = make(g, MC_DTYPE_F32, 1, s1), tdx = make(dx, MC_DTYPE_F32, 1, s1);
+    for (int i = 0; i < 6; ++i) g[i] = 1.0f;
+    for (int act = 0; act < 3; ++act) {
+        CHECK(mc_activation_forward((mc_activation)act, &tx, &ty, NULL) == MC_STATUS_SUCCESS, "act %d fwd\n", act);
+        CHECK(mc_activation_backward((mc_activation)act, &tg, &tx, &tdx, NULL) == MC_STATUS_SUCCESS, "act %d bwd\n", act);
+        double maxe = 0, maxde = 0;
+        for (int i = 0; i < 6; ++i) {
+            const double v = x[i], h = 1e-4;
+            double f, fp, fm;
+            if (act == 0) { f = v / (1 + exp(-v)); fp = (v + h) / (1 + exp(-(v + h))); fm = (v - h) / (1 + exp(-(v - h))); }
+            else if (act == 1) { f = 0.5 * v * (1 + erf(v / sqrt(2.0))); fp = 0.5 * (v + h) * (1 + erf((v + h) / sqrt(2.0))); fm = 0.5 * (v - h) * (1 + erf((v - h) / sqrt(2.0))); }
+            else {
+                const double k = sqrt(2.0 / 3.14159265358979323846);
+                f = 0.5 * v * (1 + tanh(k * (v + 0.044715 * v * v * v)));
+                fp = 0.5 * (v + h) * (1 + tanh(k * ((v + h) + 0.044715 * (v + h) * (v + h) * (v + h))));
+                fm = 0.5 * (v - h) * (1 + tanh(k * ((v - h) + 0.044715 * (v - h) * (v - h) * (v - h))));
+            }
+            maxe = fmax(maxe, fabs(y[i] - f));
+            maxde = fmax(maxde, fabs(dx[i] - (fp - fm) / (2 * h))); /* central difference, error ~h^2 */
+        }
+        CHECK(maxe < 1e-6 && maxde < 1e-5, "act %d values: %g %g\n", act, maxe, maxde);
+    }
+    CHECK(mc_activation_forward((mc_activation)9, &tx, &ty, NULL) == MC_STATUS_INVALID_ARGUMENT, "bad act\n");
+    CHECK(mc_activation_forward(MC_ACTIVATION_SILU, NULL, &ty, NULL) == MC_STATUS_INVALID_ARGUMENT, "NULL x\n");
+    mc_tensor t23 = make(y, MC_DTYPE_F32, 2, s2);
+    CHECK(mc_activation_forward(MC_ACTIVATION_SILU, &tx, &t23, NULL) == MC_STATUS_SHAPE_MISMATCH, "shape\n");
+    mc_tensor ti = make(x, MC_DTYPE_I32, 1, s1);
+    CHECK(mc_activation_forward(MC_ACTIVATION_GELU, &ti, &ti, NULL) == MC_STATUS_UNSUPPORTED_DTYPE, "int dtype\n");
+    CHECK(mc_activation_forward(MC_ACTIVATION_SILU, &tx, &tx, NULL) == MC_STATUS_SUCCESS, "in place\n");
+
+    /* SwiGLU on a packed (2, 6) buffer: halves are (2, 3) row views with row stride 6 */
+    double p[12], o[6], dp[12], dyv[6];
+    for (int i = 0; i < 12; ++i) p[i] = urand() * 3;
+    for (int i = 0; i < 6; ++i) dyv[i] = urand();
+    mc_tensor gate = make(p, MC_DTYPE_F64, 2, s2), up = gate, out = make(o, MC_DTYPE_F64, 2, s2);
+    gate.strides[0] = 6;
+    up.data = p + 3;
+    up.strides[0] = 6;
+    mc_tensor dgate = gate, dup = up, tdy = make(dyv, MC_DTYPE_F64, 2, s2);
+    dgate.data = dp;
+    dup.data = dp + 3;
+    CHECK(mc_swiglu_forward(&gate, &up, &out, NULL) == MC_STATUS_SUCCESS, "swiglu fwd\n");
+    CHECK(mc_swiglu_backward(&tdy, &gate, &up, &dgate, &dup, NULL) == MC_STATUS_SUCCESS, "swiglu bwd\n");
+    double e = 0;
+    for (int r = 0; r < 2; ++r)
+        for (int c = 0; c < 3; ++c) {
+            const double gv = p[r * 6 + c], uv = p[r * 6 + 3 + c], sg = 1 / (1 + exp(-gv)), d = dyv[r * 3 + c];
+            e = fmax(e, fabs(o[r * 3 + c] - gv * sg * uv));
+            e = fmax(e, fabs(dp[r * 6 + c] - d * uv * sg * (1 + gv * (1 - sg))));
+            e = fmax(e, fabs(dp[r * 6 + 3 + c] - d * gv * sg));
+        }
+    CHECK(e < 1e-12, "swiglu values %g\n", e);
+    mc_tensor bad = gate;
+    bad.strides[1] = 2;
+    CHECK(mc_swiglu_forward(&bad, &up, &out, NULL) == MC_STATUS_INVALID_ARGUMENT, "non-unit last stride\n");
+    bad = gate;
+    bad.strides[0] = 2;
+    CHECK(mc_swiglu_forward(&bad, &up, &out, NULL) == MC_STATUS_INVALID_ARGUMENT, "overlapping rows\n");
+    CHECK(mc_swiglu_backward(&tdy, &gate, &up, &dgate, &dgate, NULL) == MC_STATUS_INVALID_ARGUMENT, "dgate == dup\n");
+    mc_tensor up32 = up;
+    up32.dtype = MC_DTYPE_F32;
+    CHECK(mc_swiglu_forward(&gate, &up32, &out, NULL) == MC_STATUS_UNSUPPORTED_DTYPE, "dtype mismatch\n");
+}
+
+static void test_softmax_capi(void) {
+    /* (2, 3, 4): softmax over each dim against a direct double computation */
+    double x[24], y[24], dy[24], dx[24];
+    int64_t sh[3] = {2, 3, 4};
+    for (int i = 0; i < 24; ++i) { x[i] = urand() * 5; dy[i] = urand(); }
+    x[5] = -INFINITY;
+    mc_tensor tx = make(x, MC_DTYPE_F64, 3, sh), ty = make(y, MC_DTYPE_F64, 3, sh);
+    mc_tensor tdy = make(dy, MC_DTYPE_F64, 3, sh), tdx = make(dx, MC_DTYPE_F64, 3, sh);
+    size_t ws = 1;
+    CHECK(mc_softmax_workspace_size(&tx, 1, &ws) == MC_STATUS_SUCCESS && ws == 0, "cpu workspace 0\n");
+    for (int dim = -3; dim < 3; ++dim) {
+        CHECK(mc_softmax_forward(&tx, dim, &ty, NULL, 0, NULL) == MC_STATUS_SUCCESS, "fwd dim %d\n", dim);
+        CHECK(mc_softmax_backward(&tdy, &ty, dim, &tdx, NULL, 0, NULL) == MC_STATUS_SUCCESS, "bwd dim %d\n", dim);
+        const int d = dim < 0 ? dim + 3 : dim;
+        const int64_t st[3] = {12, 4, 1};
+        double e = 0;
+        for (int i = 0; i < 24; ++i) {
+            const int64_t base = i - ((i / st[d]) % sh[d]) * st[d]; /* first element of i's line */
+            double m = -INFINITY, s = 0, dot = 0;
+            for (int j = 0; j < sh[d]; ++j) m = fmax(m, x[base + j * st[d]]);
+            for (int j = 0; j < sh[d]; ++j) s += exp(x[base + j * st[d]] - m);
+            const double yi = exp(x[i] - m) / s;
+            for (int j = 0; j < sh[d]; ++j) dot += dy[base + j * st[d]] * exp(x[base + j * st[d]] - m) / s;
+            e = fmax(e, fabs(y[i] - yi) + fabs(dx[i] - yi * (dy[i] - dot)));
+        }
+        CHECK(e < 1e-13, "softmax dim %d values %g\n", dim, e);
+    }
+    CHECK(mc_softmax_forward(&tx, 3, &ty, NULL, 0, NULL) == MC_STATUS_INVALID_ARGUMENT, "dim too large\n");
+    CHECK(mc_softmax_forward(&tx, -4, &ty, NULL, 0, NULL) == MC_STATUS_INVALID_ARGUMENT, "dim too small\n");
+    CHECK(mc_softmax_backward(&tdy, &ty, 0, &ty, NULL, 0, NULL) == MC_STATUS_INVALID_ARGUMENT, "dx aliases y\n");
+    CHECK(mc_softmax_forward(&tx, 0, &tx, NULL, 0, NULL) == MC_STATUS_SUCCESS, "in place\n");
+    mc_tensor t0 = make(x, MC_DTYPE_F64, 0, sh), y0 = make(y, MC_DTYPE_F64, 0, sh);
+    CHECK(mc_softmax_forward(&t0, 0, &y0, NULL, 0, NULL) == MC_STATUS_SUCCESS && y[0] == 1.0, "rank 0\n");
+    mc_tensor tnc = tx;
+    tnc.strides[2] = 2;
+    CHECK(mc_softmax_forward(&tnc, 0, &ty, NULL, 0, NULL) == MC_STATUS_INVALID_ARGUMENT, "non-contiguous\n");
+    CHECK(mc_softmax_workspace_size(&tx, 0, NULL) == MC_STATUS_INVALID_ARGUMENT, "NULL bytes\n");
+}
+
+static void test_add_rmsnorm_capi(void) {
+    float x[8], r[8], w[4], y[8], h[8], rs[2], dy[8], dh[8], dx[8], dw[4];
+    int64_t s2[2] = {2, 4}, s1[1] = {4}, sr[1] = {2};
+    for (int i = 0; i < 8; ++i) { x[i] = (float)urand(); r[i] = (float)urand(); dy[i] = (float)urand(); dh[i] = (float)urand(); }
+    for (int i = 0; i < 4; ++i) w[i] = 1.0f + 0.25f * i;
+    mc_tensor tx = make(x, MC_DTYPE_F32, 2, s2), tr = make(r, MC_DTYPE_F32, 2, s2), tw = make(w, MC_DTYPE_F32, 1, s1);
+    mc_tensor ty = make(y, MC_DTYPE_F32, 2, s2), th = make(h, MC_DTYPE_F32, 2, s2), trs = make(rs, MC_DTYPE_F32, 1, sr);
+    mc_tensor tdy = make(dy, MC_DTYPE_F32, 2, s2), tdh = make(dh, MC_DTYPE_F32, 2, s2), tdx = make(dx, MC_DTYPE_F32, 2, s2);
+    mc_tensor tdw = make(dw, MC_DTYPE_F32, 1, s1);
+    CHECK(mc_add_rmsnorm_forward(&tx, &tr, &tw, 1e-6, &ty, &th, &trs, NULL) == MC_STATUS_SUCCESS, "fwd\n");
+    size_t wsb = 0;
+    mc_rmsnorm_backward_workspace_size(&th, &tw, 1, &wsb);
+    void *ws = malloc(wsb ? wsb : 1);
+    CHECK(mc_add_rmsnorm_backward(&tdy, &tdh, &th, &tw, &trs, &tdx, &tdw, ws, wsb, NULL) == MC_STATUS_SUCCESS, "bwd\n");
+    double e = 0, dwr[4] = {0, 0, 0, 0};
+    for (int i = 0; i < 2; ++i) {
+        double hv[4], ss = 0, dot = 0;
+        for (int j = 0; j < 4; ++j) { hv[j] = (float)(x[i * 4 + j] + r[i * 4 + j]); ss += hv[j] * hv[j]; }
+        const double rr = 1 / sqrt(ss / 4 + 1e-6);
+        for (int j = 0; j < 4; ++j) dot += dy[i * 4 + j] * w[j] * hv[j];
+        for (int j = 0; j < 4; ++j) {
+            e = fmax(e, fabs(h[i * 4 + j] - hv[j]) + fabs(y[i * 4 + j] - hv[j] * rr * w[j]));
+            e = fmax(e, fabs(dx[i * 4 + j] - (rr * (dy[i * 4 + j] * w[j] - hv[j] * rr * rr * dot / 4) + dh[i * 4 + j])));
+            dwr[j] += dy[i * 4 + j] * hv[j] * rr;
+        }
+    }
+    for (int j = 0; j < 4; ++j) e = fmax(e, fabs(dw[j] - dwr[j]));
+    CHECK(e < 1e-5, "add_rmsnorm values %g\n", e);
+    CHECK(mc_add_rmsnorm_forward(&tx, &tr, &tw, 1e-6, &tx, &th, NULL, NULL) == MC_STATUS_INVALID_ARGUMENT, "y aliases x\n");
+    CHECK(mc_add_rmsnorm_forward(&tx, &tr, &tw, 1e-6, &ty, &tr, NULL, NULL) == MC_STATUS_SUCCESS, "h aliases residual\n");
+    mc_tensor tbad = make(r, MC_DTYPE_F32, 2, (int64_t[]){4, 2});
+    CHECK(mc_add_rmsnorm_forward(&tx, &tbad, &tw, 1e-6, &ty, &th, NULL, NULL) == MC_STATUS_SHAPE_MISMATCH, "residual shape\n");
+    CHECK(mc_add_rmsnorm_forward(&tx, NULL, &tw, 1e-6, &ty, &th, NULL, NULL) == MC_STATUS_INVALID_ARGUMENT, "NULL residual\n");
+    CHECK(mc_add_rmsnorm_backward(&tdy, &tbad, &th, &tw, &trs, &tdx, NULL, NULL, 0, NULL) == MC_STATUS_SHAPE_MISMATCH, "dh shape\n");
+    free(ws);
+}
+
 int main(void) {
     test_basics();
     test_half_conversions();
@@ -480,6 +628,9 @@ int main(void) {
     test_adamw();
     test_rope_capi();
     test_embedding_bag_capi();
+    test_activations_capi();
+    test_softmax_capi();
+    test_add_rmsnorm_capi();
     const mc_dtype dts[] = {MC_DTYPE_F32, MC_DTYPE_F64, MC_DTYPE_F16, MC_DTYPE_BF16};
     const double tols[] = {1e-5, 1e-12, 4e-3, 2e-2};
     const int64_t shapes[][2] = {{1, 1}, {3, 7}, {17, 128}, {5, 1031}};
