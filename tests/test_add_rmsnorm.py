@@ -143,7 +143,7 @@ def test_opcheck_and_compile():
 
     x, r = torch.randn(3, 8, requires_grad=True), torch.randn(3, 8, requires_grad=True)
     w = torch.randn(8, requires_grad=True)
-    torch.library.opcheck(R._add_rms_norm_op, (x, r, w, 1e-6))
+    torch.library.opcheck(R._add_rms_norm_op.op, (x, r, w, 1e-6))
 
     def f(a, b, c):
         y, h = metalcore.fused_add_rmsnorm(a, b, c)

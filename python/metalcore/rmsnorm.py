@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from . import _C
-from ._backend import FLOAT_DTYPES, eager_direct
+from ._backend import FLOAT_DTYPES, eager_direct, fused_op
 
 __all__ = ["rms_norm", "MetalRMSNorm", "fused_add_rmsnorm"]
 
@@ -20,24 +20,21 @@ def _rstd_dtype(x: Tensor) -> torch.dtype:
 
 def _forward(x: Tensor, weight: Optional[Tensor], eps: float, want_rstd: bool):
     """x: (..., N) contiguous; weight: (N,) or None. Returns (y, rstd or None)."""
-    y = torch.empty_like(x, memory_format=torch.contiguous_format)
+    y = torch.empty_like(x)  # x is contiguous
     rstd = torch.empty(x.shape[:-1], dtype=_rstd_dtype(x), device=x.device) if want_rstd else None
     _C.rmsnorm_forward(x, weight, eps, y, rstd)
     return y, rstd
 
 
-@torch.library.custom_op("metalcore::rms_norm", mutates_args=())
-def _rms_norm_op(x: Tensor, weight: Optional[Tensor], eps: float) -> tuple[Tensor, Tensor]:
+def _rms_norm_impl(x: Tensor, weight: Optional[Tensor], eps: float) -> tuple[Tensor, Tensor]:
     return _forward(x, weight, eps, True)
 
 
-@_rms_norm_op.register_fake
-def _(x, weight, eps):
+def _rms_norm_fake(x, weight, eps):
     return torch.empty_like(x), x.new_empty(x.shape[:-1], dtype=_rstd_dtype(x))
 
 
-@torch.library.custom_op("metalcore::rms_norm_backward", mutates_args=())
-def _rms_norm_backward_op(
+def _rms_norm_backward_impl(
     dy: Tensor, x: Tensor, weight: Optional[Tensor], rstd: Tensor, want_dweight: bool
 ) -> tuple[Tensor, Tensor]:
     """Returns (dx, dweight); dweight is empty when not wanted."""
@@ -50,10 +47,12 @@ def _rms_norm_backward_op(
     return dx, dweight
 
 
-@_rms_norm_backward_op.register_fake
-def _(dy, x, weight, rstd, want_dweight):
+def _rms_norm_backward_fake(dy, x, weight, rstd, want_dweight):
     want = want_dweight and weight is not None
     return torch.empty_like(x), (torch.empty_like(weight) if want else x.new_empty(0))
+
+
+_rms_norm_backward_op = fused_op("rms_norm_backward", _rms_norm_backward_impl, _rms_norm_backward_fake)
 
 
 def _setup_context(ctx, inputs, output):
@@ -69,7 +68,7 @@ def _backward(ctx, dy, _drstd):
     return dx, (dw if want_dw else None), None
 
 
-_rms_norm_op.register_autograd(_backward, setup_context=_setup_context)
+_rms_norm_op = fused_op("rms_norm", _rms_norm_impl, _rms_norm_fake, _setup_context, _backward)
 
 
 def _normalized_numel(x: Tensor, normalized_shape) -> int:
@@ -102,28 +101,40 @@ def rms_norm(
         raise TypeError(f"rms_norm: input must be a Tensor, not {type(input).__name__}")
     if input.dtype not in FLOAT_DTYPES:
         raise TypeError(f"rms_norm: input has dtype {input.dtype}; expected a floating dtype")
-    n = _normalized_numel(input, normalized_shape)
+    shape = input.shape
+    # the common call, rms_norm(x, (n,) or n, ...), costs no more than a comparison here
+    if isinstance(normalized_shape, int) or len(normalized_shape) == 1:
+        n = normalized_shape if isinstance(normalized_shape, int) else normalized_shape[0]
+        if not shape or shape[-1] != n:
+            _normalized_numel(input, normalized_shape)  # raises the ValueError
+        k = 1
+    else:
+        n = _normalized_numel(input, normalized_shape)
+        k = len(normalized_shape)
     if weight is not None:
-        if weight.numel() != n or tuple(weight.shape) != tuple(input.shape[input.dim() - weight.dim():]):
+        if weight.shape != shape[len(shape) - weight.dim():] or weight.dim() != k:
             raise ValueError(
                 f"rms_norm: weight of shape {list(weight.shape)} does not match normalized_shape "
-                f"{list(input.shape[input.dim() - weight.dim():]) if weight.dim() <= input.dim() else '?'}"
+                f"{list(shape[len(shape) - k:])}"
             )
-        if weight.dtype not in FLOAT_DTYPES:
-            raise TypeError(f"rms_norm: weight has dtype {weight.dtype}; expected a floating dtype")
-        if weight.dtype != input.dtype and weight.dtype != torch.float32:
-            weight = weight.float()
+        if weight.dtype != input.dtype:
+            if weight.dtype not in FLOAT_DTYPES:
+                raise TypeError(f"rms_norm: weight has dtype {weight.dtype}; expected a floating dtype")
+            if weight.dtype != torch.float32:
+                weight = weight.float()
+        if k > 1 or not weight.is_contiguous():
+            weight = weight.reshape(n).contiguous()
     if eps is None:
         eps = torch.finfo(input.dtype).eps
     if n == 0:  # nothing to normalise; keep autograd connected
         return input.clone() if weight is None else input * weight
-    x = input.reshape(-1, n).contiguous()
-    w = None if weight is None else weight.reshape(n).contiguous()
-    if eager_direct(x, w):
-        y, _ = _forward(x, w, float(eps), False)
+    # The C API takes any rank with the normalised dimension last and contiguous rows.
+    x = input if k == 1 and input.is_contiguous() else input.reshape(shape[: len(shape) - k] + (n,)).contiguous()
+    if eager_direct(x, weight):
+        y, _ = _forward(x, weight, float(eps), False)
     else:
-        y, _ = _rms_norm_op(x, w, float(eps))
-    return y.view(input.shape)
+        y, _ = _rms_norm_op(x, weight, float(eps))
+    return y if k == 1 else y.view(shape)
 
 
 class MetalRMSNorm(torch.nn.RMSNorm):
@@ -157,18 +168,15 @@ def _add_forward(x: Tensor, residual: Tensor, weight: Optional[Tensor], eps: flo
     return y, h, rstd
 
 
-@torch.library.custom_op("metalcore::add_rms_norm", mutates_args=())
-def _add_rms_norm_op(x: Tensor, residual: Tensor, weight: Optional[Tensor], eps: float) -> tuple[Tensor, Tensor, Tensor]:
+def _add_rms_norm_impl(x: Tensor, residual: Tensor, weight: Optional[Tensor], eps: float) -> tuple[Tensor, Tensor, Tensor]:
     return _add_forward(x, residual, weight, eps, True)
 
 
-@_add_rms_norm_op.register_fake
-def _(x, residual, weight, eps):
+def _add_rms_norm_fake(x, residual, weight, eps):
     return torch.empty_like(x), torch.empty_like(x), x.new_empty(x.shape[:-1], dtype=_rstd_dtype(x))
 
 
-@torch.library.custom_op("metalcore::add_rms_norm_backward", mutates_args=())
-def _add_rms_norm_backward_op(
+def _add_rms_norm_backward_impl(
     dy: Tensor, dh: Tensor, h: Tensor, weight: Optional[Tensor], rstd: Tensor, want_dweight: bool
 ) -> tuple[Tensor, Tensor]:
     """Returns (d of h = dx = dresidual, dweight); dweight is empty when not wanted."""
@@ -181,10 +189,12 @@ def _add_rms_norm_backward_op(
     return dx, dweight
 
 
-@_add_rms_norm_backward_op.register_fake
-def _(dy, dh, h, weight, rstd, want_dweight):
+def _add_rms_norm_backward_fake(dy, dh, h, weight, rstd, want_dweight):
     want = want_dweight and weight is not None
     return torch.empty_like(h), (torch.empty_like(weight) if want else h.new_empty(0))
+
+
+_add_rms_norm_backward_op = fused_op("add_rms_norm_backward", _add_rms_norm_backward_impl, _add_rms_norm_backward_fake)
 
 
 def _add_setup_context(ctx, inputs, output):
@@ -202,7 +212,7 @@ def _add_backward(ctx, dy, dh, _drstd):
     return dx, dres, (dw if want_dw else None), None
 
 
-_add_rms_norm_op.register_autograd(_add_backward, setup_context=_add_setup_context)
+_add_rms_norm_op = fused_op("add_rms_norm", _add_rms_norm_impl, _add_rms_norm_fake, _add_setup_context, _add_backward)
 
 
 def fused_add_rmsnorm(x: Tensor, residual: Tensor, weight: Optional[Tensor], eps: float = 1e-6):
