@@ -87,12 +87,12 @@ struct RowRegShape {
     bool ok;
     int tpr, nv, rpb;
 };
-inline RowRegShape row_reg_shape(int64_t n, int vec, int block_threads) {
+inline RowRegShape row_reg_shape(int64_t n, int vec, int block_threads, int vpt = 4) {
     RowRegShape c = {false, 0, 0, 0};
     if (n < 1 || n % vec != 0 || n > (int64_t)block_threads * 8 * vec) return c;
     const int nvec = (int)(n / vec);
     int tpr = 32; /* never more threads per row than a block has */
-    while (tpr < block_threads && tpr * 4 < nvec) tpr *= 2;
+    while (tpr < block_threads && tpr * vpt < nvec) tpr *= 2;
     int nv = 1;
     while (nv * tpr < nvec) nv *= 2;
     c.ok = nv <= 8;
