@@ -33,14 +33,15 @@ class HFRMSNorm(torch.nn.Module):
 
 
 def implementations(n, device, dtype):
-    w = (torch.rand(n, device=device, dtype=torch.float32) + 0.5).to(dtype)
+    # every implementation computes the weight gradient too (a training step)
+    w = (torch.rand(n, device=device, dtype=torch.float32) + 0.5).to(dtype).requires_grad_()
     impls = {
         "metalcore": lambda x, w=w: metalcore.rms_norm(x, (n,), w, 1e-6),
         "torch": lambda x, w=w: F.rms_norm(x, (n,), w, 1e-6),
     }
     hf = HFRMSNorm(n, device=device, dtype=dtype)
     with torch.no_grad():
-        hf.weight.copy_(w)
+        hf.weight.copy_(w.detach())
     if device == "cuda":
         impls["torch.compile(HF)"] = torch.compile(hf)
         try:
@@ -48,7 +49,7 @@ def implementations(n, device, dtype):
 
             lg = LigerRMSNorm(n, eps=1e-6).to(device=device, dtype=dtype)
             with torch.no_grad():
-                lg.weight.copy_(w)
+                lg.weight.copy_(w.detach())
             impls["liger"] = lg
         except Exception as e:  # not installed here
             print(f"note: Liger-Kernel not available ({type(e).__name__}: {e})")
@@ -61,7 +62,7 @@ def bench_shape(rows, n, device, dtype, copy_gbs):
     n_inputs = max(2, int(2 * 50e6 // nbytes) + 1) if device == "cuda" else 1
     xs = [torch.randn(rows, n, device=device, dtype=dtype) for _ in range(n_inputs)]
     dys = [torch.randn(rows, n, device=device, dtype=dtype) for _ in range(n_inputs)]
-    impls, _ = implementations(n, device, dtype)
+    impls, w = implementations(n, device, dtype)
     out = []
     for name, f in impls.items():
         row = {"impl": name, "shape": f"{rows}x{n}", "dtype": str(dtype).replace("torch.", "")}
@@ -70,9 +71,13 @@ def bench_shape(rows, n, device, dtype, copy_gbs):
         row["fwd_us"] = ms * 1e3
         row["fwd_TB/s"] = 2 * nbytes / (ms * 1e-3) / 1e12
         xg = [x.clone().requires_grad_() for x in xs]
-        params = [p for p in getattr(f, "parameters", lambda: [])()]
+        params = [p for p in getattr(f, "parameters", lambda: [])()] or [w]
 
         def fb(i):
+            # as in training (zero_grad(set_to_none=True)): no accumulation kernel into old grads
+            xg[i].grad = None
+            for p in params:
+                p.grad = None
             y = f(xg[i])
             y.backward(dys[i])
 

@@ -25,6 +25,11 @@ _C._init(
 
 FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
 
+# Tensor types the eager paths take as they are; any other subclass (FakeTensor, DTensor, ...)
+# goes through the custom op so its own dispatch sees the call. nn.Parameter is a plain tensor
+# for this purpose (every module weight is one).
+_PLAIN = (torch.Tensor, torch.nn.Parameter)
+
 
 def version() -> str:
     return _C.version()
@@ -50,7 +55,7 @@ def eager_direct(*tensors) -> bool:
     for t in tensors:
         if t is None:
             continue
-        if type(t) is not torch.Tensor:
+        if type(t) not in _PLAIN:
             return False
         if grad and t.requires_grad:
             return False
@@ -91,7 +96,7 @@ def fused_op(name, impl, fake, setup_context=None, backward=None):
         needs_grad = False
         for a in args:
             if isinstance(a, torch.Tensor):
-                if type(a) is not torch.Tensor:
+                if type(a) not in _PLAIN:
                     return op(*args)
                 needs_grad = needs_grad or (grad and a.requires_grad)
         if torch.compiler.is_compiling():

@@ -94,6 +94,10 @@ def fused_softmax(x: Tensor, dim: int = -1, dtype: Optional[torch.dtype] = None)
     if not -nd <= dim < nd:
         raise SoftmaxDimError(f"fused_softmax: dim {dim} out of range for a tensor of rank {x.dim()}")
     dim = dim % nd
+    if x.dtype == torch.float64 and x.is_cuda:
+        # our CUDA kernels are fp32/fp16/bf16; float64 on CUDA (e.g. dtype=torch.float64) is
+        # torch's own softmax, the same function, never a lower precision
+        return torch.softmax(x, dim)
     x = x.contiguous()
     if x.numel() == 0:
         return torch.empty_like(x) if eager_direct(x) else x * 1  # keep autograd connected

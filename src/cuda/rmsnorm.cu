@@ -37,9 +37,10 @@ template <typename T, int NV> struct RowPart {
     Pack<T, VEC> p[NV];
 };
 
-/* min 4 blocks per SM (<= 64 registers): 32 rows in flight per SM for 4096-wide bf16 rows */
+/* min 4 blocks per SM (<= 64 registers) up to 4 vectors per thread: 32 rows in flight per SM
+ * for 4096-wide bf16 rows; 8 vectors need the registers (2 blocks) or they spill */
 template <typename T, typename W, int NV>
-__global__ void __launch_bounds__(kBlockThreads, 4)
+__global__ void __launch_bounds__(kBlockThreads, NV >= 8 ? 2 : 4)
     rmsnorm_fwd_reg(const T *__restrict__ x, const W *__restrict__ w, T *__restrict__ y,
                     float *__restrict__ rstd, int64_t rows, int n, float eps, const T *res, T *h) {
     constexpr int VEC = 16 / sizeof(T);
@@ -98,7 +99,7 @@ __global__ void __launch_bounds__(kBlockThreads, 4)
 /* dwp: (gridDim.x * blockDim.y, n) fp32 partial sums of dweight, or NULL. The weight is re-read
  * per row (an L1 hit) rather than held, to keep registers for x, dy and the dweight sums. */
 template <typename T, typename W, int NV>
-__global__ void __launch_bounds__(kBlockThreads, 3)
+__global__ void __launch_bounds__(kBlockThreads, NV >= 4 ? 1 : 3)
     rmsnorm_bwd_reg(const T *__restrict__ dy, const T *__restrict__ x, const W *__restrict__ w,
                     const float *__restrict__ rstd, T *dx, float *__restrict__ dwp, int64_t rows,
                     int n, const T *dres) {
@@ -293,7 +294,7 @@ int target_vpt(bool backward) {
     int &v = backward ? bwd : fwd;
     if (v < 0) {
         const char *e = getenv(backward ? "MC_RMSNORM_BWD_VPT" : "MC_RMSNORM_FWD_VPT");
-        v = e && atoi(e) > 0 ? atoi(e) : (backward ? 2 : 4);
+        v = e && atoi(e) > 0 ? atoi(e) : 2; /* measured best for both on H100 (bench/tune_rmsnorm.py) */
     }
     return v;
 }
