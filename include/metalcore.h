@@ -127,6 +127,8 @@ MC_API const char *mc_cuda_architectures(void);
 /* ---- ops, one header per family ---------------------------------------------------------- */
 
 #include "metalcore/rmsnorm.h"
+#include "metalcore/eigh.h"
+#include "metalcore/svd.h"
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,9 @@ importable from this package, with neutral aliases (`RMSNorm`, ...) beside the M
 """
 from ._backend import backends, cuda_available, version
 from .rmsnorm import MetalRMSNorm, rms_norm
+from .eigh import eigh, eigh_ex
+from .svd import svd, svd_ex
+from .lstsq import lstsq, pinv
 
 __version__ = version()
 
@@ -19,4 +22,10 @@ __all__ = [
     "rms_norm",
     "MetalRMSNorm",
     "RMSNorm",
+    "eigh",
+    "eigh_ex",
+    "svd",
+    "svd_ex",
+    "lstsq",
+    "pinv",
 ]

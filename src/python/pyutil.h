@@ -21,5 +21,7 @@ PyObject *mcpy_raise(mc_status status);
 
 /* Each op family adds its methods to the module (defined in src/python/<family>.c). */
 extern PyMethodDef mcpy_rmsnorm_methods[];
+extern PyMethodDef mcpy_eigh_methods[];
+extern PyMethodDef mcpy_svd_methods[];
 
 #endif
