@@ -40,6 +40,7 @@ static void *run_slice(void *p) {
 
 void mc_cpu_parallel_groups(mc_group_fn fn, void *ctx, int64_t groups, int threads) {
     if (threads > MC_MAX_THREADS) threads = MC_MAX_THREADS;
+    if (threads < 1) threads = 1;
     job jobs[MC_MAX_THREADS];
     for (int t = 0; t < threads; ++t) jobs[t] = (job){fn, ctx, groups, threads, t};
 #ifdef MC_HAVE_PTHREADS

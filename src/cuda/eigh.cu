@@ -58,7 +58,7 @@ __global__ void __launch_bounds__(1024)
     for (int idx = tid; idx < n * n; idx += nt) {
         const int i = idx / n, j = idx % n;
         const T v = j <= i ? ab[i * sr + j * sc] : ab[j * sr + i * sc];
-        if (!(fabs(v) <= (T)INFINITY)) bad = 1;
+        if (!(fabs(v) < (T)INFINITY)) bad = 1;
         else mx = max(mx, fabs(v));
         A[idx] = v;
         V[idx] = i == j ? 1 : 0;

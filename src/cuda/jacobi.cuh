@@ -75,7 +75,7 @@ inline size_t smem_limit(int device) {
     return (size_t)v;
 }
 
-inline size_t align16(size_t x) { return (x + 15) / 16 * 16; }
+__host__ __device__ inline size_t align16(size_t x) { return (x + 15) / 16 * 16; }
 
 } // namespace jacobi
 } // namespace mc

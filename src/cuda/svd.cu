@@ -89,7 +89,7 @@ __global__ void __launch_bounds__(512)
     for (int64_t idx = tid; idx < (int64_t)m * n; idx += nt) {
         const int64_t i = idx % m, j = idx / m;
         const T x = ab[i * sr + j * sc];
-        if (!(fabs(x) <= (T)INFINITY)) bad = 1;
+        if (!(fabs(x) < (T)INFINITY)) bad = 1;
         else mx = max(mx, fabs(x));
         A[idx] = x;
     }
