@@ -3,6 +3,7 @@ descending, any M and N; `svd_ex` also returns the per-matrix convergence info. 
 (Hestenes) Jacobi in the C library; a wide matrix is decomposed as its transpose."""
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -125,7 +126,7 @@ def _svd(A: Tensor, full_matrices: bool, check: bool):
         raise ValueError(f"svd: A must have at least 2 dimensions; got shape {list(A.shape)}")
     batch, (m, n) = A.shape[:-2], A.shape[-2:]
     k = min(m, n)
-    A3 = A.reshape(-1, m, n)
+    A3 = A.reshape(math.prod(batch), m, n)
     if A3.shape[0] == 0:
         U = A.new_empty(*batch, m, m if full_matrices else k)
         V = A.new_empty(*batch, n, n if full_matrices else k)
