@@ -8,7 +8,7 @@
  *   u:    (batch, m, k) contiguous, or (batch, m, m) with full_matrices
  *   s:    (batch, k) contiguous: singular values, descending
  *   v:    (batch, n, k) contiguous, or (batch, n, n) with full_matrices (V, not V^T)
- *   info: (batch,) int32 contiguous: 0 converged; k > 0 not converged within k sweeps
+ *   info: (batch,) int32 contiguous ((1,) for a rank-2 a): 0 converged; k > 0 not converged within k sweeps
  *   workspace: bytes from mc_svd_workspace_size (NULL when that is 0)
  * u, s, v have the dtype of a. Columns of U (or V) belonging to zero singular values, and the
  * extra columns of full_matrices, complete an orthonormal basis. Non-finite input gives NaN

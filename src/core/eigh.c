@@ -18,7 +18,7 @@ static mc_status eigh_check(const mc_tensor *a, mc_tensor *w, mc_tensor *q, mc_t
     const int64_t ws[2] = {x->batch, x->n}, qs[3] = {x->batch, x->n, x->n}, is[1] = {x->batch};
     if ((s = mc_check_output(a, w, "w", a->dtype, 2, ws))) return s;
     if ((s = mc_check_output(a, q, "q", a->dtype, 3, qs))) return s;
-    if ((s = mc_check_output(a, info, "info", MC_DTYPE_I32, 1, is))) return s;
+    if ((s = mc_check_info(a, info, is[0]))) return s;
     x->w = w->data;
     x->q = q->data;
     x->info = (int32_t *)info->data;

@@ -38,3 +38,14 @@ mc_status mc_check_output(const mc_tensor *like, const mc_tensor *out, const cha
     }
     return mc_check_contiguous(out, name);
 }
+
+mc_status mc_check_info(const mc_tensor *like, const mc_tensor *info, int64_t batch) {
+    mc_status s;
+    if ((s = mc_check_tensor(info, "info"))) return s;
+    if ((s = mc_check_same_device(like, "a", info, "info"))) return s;
+    if (info->dtype != MC_DTYPE_I32)
+        return mc_fail(MC_STATUS_UNSUPPORTED_DTYPE, "info has dtype %s; expected int32", mc_dtype_name(info->dtype));
+    if (info->ndim > 1 || mc_tensor_numel(info) != batch)
+        return mc_fail(MC_STATUS_SHAPE_MISMATCH, "info must have shape (%lld,)", (long long)batch);
+    return mc_check_contiguous(info, "info");
+}

@@ -66,4 +66,6 @@ mc_status mc_check_batched_matrix(const mc_tensor *a, const char *name, int64_t 
  * (ndim extents; a leading batch extent is dropped when `like` has rank 2). */
 mc_status mc_check_output(const mc_tensor *like, const mc_tensor *out, const char *name,
                           mc_dtype dtype, int ndim, const int64_t *shape);
+/* Checks info: int32, contiguous, `batch` elements (rank 0 or 1), on the device of `like`. */
+mc_status mc_check_info(const mc_tensor *like, const mc_tensor *info, int64_t batch);
 #endif

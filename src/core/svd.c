@@ -27,7 +27,7 @@ static mc_status svd_check(const mc_tensor *a, int full, mc_tensor *u, mc_tensor
     if ((s = mc_check_output(a, u, "u", a->dtype, 3, us))) return s;
     if ((s = mc_check_output(a, s_, "s", a->dtype, 2, ss))) return s;
     if ((s = mc_check_output(a, v, "v", a->dtype, 3, vs))) return s;
-    if ((s = mc_check_output(a, info, "info", MC_DTYPE_I32, 1, is))) return s;
+    if ((s = mc_check_info(a, info, is[0]))) return s;
     x->u = wide ? v->data : u->data;
     x->v = wide ? u->data : v->data;
     x->s = s_->data;
