@@ -132,6 +132,8 @@ MC_API const char *mc_cuda_architectures(void);
 #include "metalcore/embedding_bag.h"
 #include "metalcore/activations.h"
 #include "metalcore/softmax.h"
+#include "metalcore/eigh.h"
+#include "metalcore/svd.h"
 
 #ifdef __cplusplus
 }

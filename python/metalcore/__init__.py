@@ -11,6 +11,9 @@ from .embedding_bag import MetalEmbeddingBag, embedding_bag
 from .rmsnorm import fused_add_rmsnorm
 from .activations import metal_gelu, metal_silu, swiglu
 from .softmax import fused_softmax
+from .eigh import eigh, eigh_ex
+from .svd import svd, svd_ex
+from .lstsq import lstsq, pinv
 
 __version__ = version()
 
@@ -44,4 +47,10 @@ __all__ = [
     "swiglu",
     "fused_softmax",
     "softmax",
+    "eigh",
+    "eigh_ex",
+    "svd",
+    "svd_ex",
+    "lstsq",
+    "pinv",
 ]

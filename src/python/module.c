@@ -188,6 +188,8 @@ PyMODINIT_FUNC PyInit__C(void) {
     if (add_methods(m, mcpy_embedding_bag_methods) < 0) goto fail;
     if (add_methods(m, mcpy_activations_methods) < 0) goto fail;
     if (add_methods(m, mcpy_softmax_methods) < 0) goto fail;
+    if (add_methods(m, mcpy_eigh_methods) < 0) goto fail;
+    if (add_methods(m, mcpy_svd_methods) < 0) goto fail;
     return m;
 fail:
     Py_DECREF(m);

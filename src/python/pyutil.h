@@ -26,5 +26,7 @@ extern PyMethodDef mcpy_rope_methods[];
 extern PyMethodDef mcpy_embedding_bag_methods[];
 extern PyMethodDef mcpy_activations_methods[];
 extern PyMethodDef mcpy_softmax_methods[];
+extern PyMethodDef mcpy_eigh_methods[];
+extern PyMethodDef mcpy_svd_methods[];
 
 #endif

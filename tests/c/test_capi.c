@@ -621,6 +621,73 @@ static void test_add_rmsnorm_capi(void) {
     free(ws);
 }
 
+/* eigh and svd: bad arguments, then a 5x5 symmetric and a 4x6 (wide) matrix against their defining
+ * identities in double (A Q = Q diag(w), Q^T Q = I; A = U diag(s) V^T, U^T U = V^T V = I). */
+static void test_eigh_svd(void) {
+    enum { N = 5, M = 4, K = 6 };
+    double a[N * N], w[N], q[N * N], ws_buf[4096];
+    int32_t info[1];
+    for (int i = 0; i < N; ++i)
+        for (int j = 0; j <= i; ++j) a[i * N + j] = a[j * N + i] = urand();
+    const int64_t sa[2] = {N, N}, sw[1] = {N}, si[1] = {1}, sq[2] = {N, N};
+    mc_tensor A = make(a, MC_DTYPE_F64, 2, sa), W = make(w, MC_DTYPE_F64, 1, sw), Q = make(q, MC_DTYPE_F64, 2, sq),
+              I = make(info, MC_DTYPE_I32, 1, si);
+    size_t bytes = 0;
+    CHECK(mc_eigh_workspace_size(&A, &bytes) == MC_STATUS_SUCCESS && bytes <= sizeof ws_buf, "eigh workspace\n");
+    CHECK(mc_eigh_forward(&A, &W, &Q, &I, NULL, 0, NULL) == MC_STATUS_INVALID_ARGUMENT, "eigh without workspace\n");
+    CHECK(mc_eigh_forward(&A, NULL, &Q, &I, ws_buf, sizeof ws_buf, NULL) == MC_STATUS_INVALID_ARGUMENT, "eigh NULL w\n");
+    CHECK(mc_eigh_forward(&A, &W, &W, &I, ws_buf, sizeof ws_buf, NULL) == MC_STATUS_SHAPE_MISMATCH, "eigh q shape\n");
+    mc_tensor Ai = A;
+    Ai.dtype = MC_DTYPE_I32;
+    CHECK(mc_eigh_forward(&Ai, &W, &Q, &I, ws_buf, sizeof ws_buf, NULL) == MC_STATUS_UNSUPPORTED_DTYPE, "eigh dtype\n");
+    mc_tensor Ar = A;
+    Ar.shape[1] = 3;
+    CHECK(mc_eigh_forward(&Ar, &W, &Q, &I, ws_buf, sizeof ws_buf, NULL) == MC_STATUS_SHAPE_MISMATCH, "eigh square\n");
+    mc_tensor I64 = I;
+    I64.dtype = MC_DTYPE_I64;
+    CHECK(mc_eigh_forward(&A, &W, &Q, &I64, ws_buf, sizeof ws_buf, NULL) == MC_STATUS_UNSUPPORTED_DTYPE, "eigh info dtype\n");
+    CHECK(mc_eigh_forward(&A, &W, &Q, &I, ws_buf, sizeof ws_buf, NULL) == MC_STATUS_SUCCESS, "eigh run\n");
+    double err = 0, orth = 0;
+    for (int i = 0; i < N; ++i)
+        for (int j = 0; j < N; ++j) {
+            double aq = 0, qq = 0;
+            for (int k = 0; k < N; ++k) {
+                aq += a[i * N + k] * q[k * N + j];
+                qq += q[k * N + i] * q[k * N + j];
+            }
+            err = fmax(err, fabs(aq - q[i * N + j] * w[j]));
+            orth = fmax(orth, fabs(qq - (i == j)));
+        }
+    CHECK(err < 1e-13 && orth < 1e-13 && info[0] == 0, "eigh values: residual %g orth %g\n", err, orth);
+    for (int j = 1; j < N; ++j) CHECK(w[j - 1] <= w[j], "eigh ascending\n");
+
+    double b[M * K], u[M * M], s[M], v[K * M];
+    for (int i = 0; i < M * K; ++i) b[i] = urand();
+    const int64_t sb[2] = {M, K}, su[2] = {M, M}, ss[1] = {M}, sv[2] = {K, M};
+    mc_tensor B = make(b, MC_DTYPE_F64, 2, sb), U = make(u, MC_DTYPE_F64, 2, su), S = make(s, MC_DTYPE_F64, 1, ss),
+              V = make(v, MC_DTYPE_F64, 2, sv);
+    CHECK(mc_svd_workspace_size(&B, 0, &bytes) == MC_STATUS_SUCCESS && bytes <= sizeof ws_buf, "svd workspace\n");
+    CHECK(mc_svd_forward(&B, 0, &V, &S, &U, &I, ws_buf, sizeof ws_buf, NULL) == MC_STATUS_SHAPE_MISMATCH, "svd u/v swapped\n");
+    CHECK(mc_svd_forward(&B, 0, &U, &S, &V, &I, ws_buf, 8, NULL) == MC_STATUS_INVALID_ARGUMENT, "svd short workspace\n");
+    CHECK(mc_svd_forward(&B, 0, &U, &S, &V, &I, ws_buf, sizeof ws_buf, NULL) == MC_STATUS_SUCCESS, "svd run\n");
+    err = orth = 0;
+    for (int i = 0; i < M; ++i)
+        for (int j = 0; j < K; ++j) {
+            double r = 0;
+            for (int k = 0; k < M; ++k) r += u[i * M + k] * s[k] * v[j * M + k];
+            err = fmax(err, fabs(r - b[i * K + j]));
+        }
+    for (int i = 0; i < M; ++i)
+        for (int j = 0; j < M; ++j) {
+            double uu = 0, vv = 0;
+            for (int k = 0; k < M; ++k) uu += u[k * M + i] * u[k * M + j];
+            for (int k = 0; k < K; ++k) vv += v[k * M + i] * v[k * M + j];
+            orth = fmax(orth, fmax(fabs(uu - (i == j)), fabs(vv - (i == j))));
+        }
+    CHECK(err < 1e-13 && orth < 1e-13 && info[0] == 0, "svd values: residual %g orth %g\n", err, orth);
+    for (int j = 1; j < M; ++j) CHECK(s[j - 1] >= s[j], "svd descending\n");
+}
+
 int main(void) {
     test_basics();
     test_half_conversions();
@@ -631,6 +698,7 @@ int main(void) {
     test_activations_capi();
     test_softmax_capi();
     test_add_rmsnorm_capi();
+    test_eigh_svd();
     const mc_dtype dts[] = {MC_DTYPE_F32, MC_DTYPE_F64, MC_DTYPE_F16, MC_DTYPE_BF16};
     const double tols[] = {1e-5, 1e-12, 4e-3, 2e-2};
     const int64_t shapes[][2] = {{1, 1}, {3, 7}, {17, 128}, {5, 1031}};
