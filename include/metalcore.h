@@ -127,6 +127,7 @@ MC_API const char *mc_cuda_architectures(void);
 /* ---- ops, one header per family ---------------------------------------------------------- */
 
 #include "metalcore/rmsnorm.h"
+#include "metalcore/linalg_direct.h"
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,7 @@ importable from this package, with neutral aliases (`RMSNorm`, ...) beside the M
 """
 from ._backend import backends, cuda_available, version
 from .rmsnorm import MetalRMSNorm, rms_norm
+from .linalg_direct import cholesky, cholesky_ex, lu_factor, lu_factor_ex, lu_solve, qr, solve, trsm
 
 __version__ = version()
 
@@ -19,4 +20,12 @@ __all__ = [
     "rms_norm",
     "MetalRMSNorm",
     "RMSNorm",
+    "cholesky",
+    "cholesky_ex",
+    "solve",
+    "lu_factor",
+    "lu_factor_ex",
+    "lu_solve",
+    "trsm",
+    "qr",
 ]

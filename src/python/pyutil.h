@@ -21,5 +21,6 @@ PyObject *mcpy_raise(mc_status status);
 
 /* Each op family adds its methods to the module (defined in src/python/<family>.c). */
 extern PyMethodDef mcpy_rmsnorm_methods[];
+extern PyMethodDef mcpy_linalg_direct_methods[];
 
 #endif

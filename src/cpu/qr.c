@@ -1,0 +1,28 @@
+/* Householder QR on the CPU: geqr2 on a column-major working copy, then R and (backward
+ * accumulation) Q; one matrix per batch iteration (src/cpu/dense_kernels.h). */
+#include "dense_instances.h"
+
+/* Per matrix: m*n (column-major copy) + m (tau) + m (a row of partial products). */
+static int64_t qr_stride(const mc_dense_args *a) { return a->m * a->n + 2 * a->m; }
+
+size_t mc_cpu_qr_workspace_size(const mc_dense_args *a) {
+    return (size_t)(a->batch * qr_stride(a)) * (a->dtype == MC_DTYPE_F64 ? 8 : 4);
+}
+
+#define QR_BATCH(REAL, S)                                                                          \
+    do {                                                                                           \
+        const REAL *A = (const REAL *)a->a;                                                        \
+        REAL *Q = (REAL *)a->q, *R = (REAL *)a->out, *W = (REAL *)a->workspace;                    \
+        MC_OMP_BATCH_FOR                                                                           \
+        for (int64_t b = 0; b < a->batch; ++b)                                                     \
+            qr_one_##S(A + b * m * n, m, n, W + b * st, Q ? Q + b * m * a->kq : NULL, a->kq,       \
+                       R + b * a->kr * n, a->kr);                                                  \
+    } while (0)
+
+/* a: (batch, m, n) -> q: (batch, m, kq) or NULL, out (r): (batch, kr, n) */
+mc_status mc_cpu_qr(const mc_dense_args *a) {
+    const int64_t m = a->m, n = a->n, st = qr_stride(a);
+    if (a->dtype == MC_DTYPE_F64) QR_BATCH(double, d);
+    else QR_BATCH(float, f);
+    return MC_STATUS_SUCCESS;
+}
