@@ -105,8 +105,6 @@ def test_cholesky_residual(device, dtype, shape, illcond):
 @pytest.mark.parametrize("dtype", F)
 def test_cholesky_reads_lower_only_and_noncontiguous(device, dtype):
     A = spd((3, 20, 20), dtype, device)
-    Anan = A.clone()
-    Anan.triu_(1).fill_(float("nan")) if False else None
     Anan = torch.where(torch.ones_like(A, dtype=torch.bool).triu(1), torch.full_like(A, float("nan")), A)
     assert torch.equal(metalcore.cholesky(Anan), metalcore.cholesky(A))
     At = A.mT  # non-contiguous view of a symmetric matrix
@@ -156,13 +154,15 @@ def solve_residual(A, X, B):
     return (fro(R) / (fro(A) * fro(X)).clamp_min(1e-300)).max().item() if R.numel() else 0.0
 
 
+# Every kind at the small sizes; random only at the large ones (CPU time).
+SOLVE_PARAMS = [(c, kind) for c in SOLVE_CASES for kind in ["random", "illcond", "graded", "identity", "diagonal"]
+                if kind == "random" or c[0][-1] <= 64]
+
+
 @pytest.mark.parametrize("dtype", F)
-@pytest.mark.parametrize("case", SOLVE_CASES)
-@pytest.mark.parametrize("kind", ["random", "illcond", "graded", "identity", "diagonal"])
+@pytest.mark.parametrize("case,kind", SOLVE_PARAMS)
 def test_solve_residual(device, dtype, case, kind, force_ours):
     shape, k = case
-    if kind != "random" and shape[-1] > 64:
-        pytest.skip("kinds other than random are covered at the small sizes (CPU time)")
     A = randmat(shape, dtype, device, kind)
     B = torch.randn(*shape[:-1], k, dtype=dtype, device=device)
     X = metalcore.solve(A, B)
@@ -221,8 +221,12 @@ def test_solve_nan_inf(device):
     A = randmat((2, 6, 6), torch.float32, device)
     A[0, 2, 3] = float("nan")
     A[1, 0, 0] = float("inf")
-    X = metalcore.solve(A, torch.randn(2, 6, 1, device=device))
-    assert torch.isnan(X[0]).any() and not torch.isfinite(X[1]).all()
+    B = torch.randn(2, 6, 1, device=device)
+    X = metalcore.solve(A, B)
+    assert torch.isnan(X[0]).any()
+    # An Inf pivot gives the limit (as LAPACK does); the pattern of finite values matches torch's.
+    ref = torch.linalg.solve(A[1].double().cpu(), B[1].double().cpu())
+    assert torch.equal(torch.isfinite(X[1].cpu()), torch.isfinite(ref))
 
 
 @pytest.mark.parametrize("dtype", F)
@@ -231,7 +235,7 @@ def test_lu_factor_and_solve(device, dtype, shape, force_ours):
     A = randmat(shape, dtype, device)
     LU, piv = metalcore.lu_factor(A)
     n = shape[-1]
-    P, L, U = torch.linalg.lu_unpack(LU.double().cpu(), piv.cpu())
+    P, L, U = torch.lu_unpack(LU.double().cpu(), piv.cpu())
     assert worst(P @ L @ U - A.double().cpu(), A) <= tol(n, dtype)
     if dtype == torch.float64:  # same algorithm as LAPACK: the same row interchanges
         assert torch.equal(piv.cpu(), torch.linalg.lu_factor(A.cpu())[1])
@@ -319,7 +323,9 @@ def test_qr(device, dtype, shape, mode, force_ours):
     if mode == "r":
         check_qr(A, None, out, mode)
         Rref = torch.linalg.qr(A.double().cpu(), mode="r")[1]
-        assert torch.allclose(out.double().cpu().abs(), Rref.abs(), rtol=0, atol=1e3 * tol(max(shape[-2:]), dtype) * max(1, Rref.abs().max().item()))
+        # R is unique up to the sign of each row: compare magnitudes (well-conditioned A).
+        scale = Rref.abs().max().item() if Rref.numel() else 1.0
+        assert torch.allclose(out.double().cpu().abs(), Rref.abs(), rtol=0, atol=1e3 * tol(max(shape[-2:]), dtype) * scale)
     else:
         check_qr(A, *out, mode)
 

@@ -303,7 +303,7 @@ def _lu_factor_backward(ctx, gLU, _gpiv, _ginfo):
     # A = P L U (square): gA = P L^{-T} [tril(L^T gL, -1) + triu(gU U^T)] U^{-T}
     # (torch's linalg_lu_backward, square case).
     LU, piv = ctx.saved_tensors
-    P, L, U = torch.linalg.lu_unpack(LU, piv)
+    P, L, U = torch.lu_unpack(LU, piv)
     phi = (L.mT @ gLU.tril(-1)).tril(-1) + (gLU.triu() @ U.mT).triu()
     S = trsm(L, phi, lower=True, transpose=True, unit_diagonal=True)  # L^{-T} phi
     S = trsm(U, S.mT, lower=False, transpose=False).mT  # S U^{-T}
