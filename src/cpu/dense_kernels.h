@@ -13,8 +13,10 @@
 
 #ifdef _OPENMP
 #define MC_OMP_BATCH_FOR _Pragma("omp parallel for schedule(static)")
+#define MC_OMP_BATCH_FOR_OR _Pragma("omp parallel for schedule(static) reduction(|:bad)")
 #else
 #define MC_OMP_BATCH_FOR
+#define MC_OMP_BATCH_FOR_OR
 #endif
 
 /* Element access by dtype for the 16-bit inputs of solve (converted once at the edges). */
@@ -33,6 +35,8 @@ static inline void mc_dense_st16(void *p, mc_dtype dt, int64_t i, float v) {
  * Cholesky-Banachiewicz (row by row: dot products run along contiguous rows).
  * Returns 0, or the order of the first leading minor that is not positive-definite. */
 static inline int SFX(chol_inplace)(REAL *l, int64_t n) {
+    double inv[64]; /* reciprocals of the diagonal for small n: a multiply instead of a divide */
+    const int small = n <= 64;
     for (int64_t i = 0; i < n; ++i) {
         REAL *li = l + i * n;
         for (int64_t j = 0; j <= i; ++j) {
@@ -41,14 +45,57 @@ static inline int SFX(chol_inplace)(REAL *l, int64_t n) {
             for (int64_t p = 0; p < j; ++p) s -= (double)li[p] * lj[p];
             if (j == i) {
                 if (!(s > 0.0)) return (int)(i + 1); /* also catches NaN */
-                li[i] = (REAL)sqrt(s);
+                const double d = sqrt(s);
+                li[i] = (REAL)d;
+                if (small) inv[i] = 1.0 / (REAL)d;
             } else {
-                li[j] = (REAL)(s / lj[j]);
+                li[j] = (REAL)(small ? s * inv[j] : s / lj[j]);
             }
         }
         for (int64_t j = i + 1; j < n; ++j) li[j] = 0;
     }
     return 0;
+}
+
+/* Cholesky of up to MC_CHOL_LANES small matrices (n <= MC_CHOL_SMALL_N) at once, interleaved
+ * so the innermost loop runs across matrices and vectorizes (the "compact" batched layout of
+ * Intel MKL's and MAGMA's tiny-matrix kernels; the idea only). a: count matrices (n, n)
+ * back to back; l: the same, receiving L (or L^T when upper); info: count values. */
+#define MC_CHOL_LANES 8
+#define MC_CHOL_SMALL_N 16
+static inline void SFX(chol_group)(const REAL *a, REAL *l, int64_t n, int64_t count, int upper, int32_t *info) {
+    REAL t[MC_CHOL_SMALL_N][MC_CHOL_SMALL_N][MC_CHOL_LANES];
+    REAL s[MC_CHOL_LANES], r[MC_CHOL_LANES];
+    int32_t inf[MC_CHOL_LANES];
+    for (int64_t q = 0; q < MC_CHOL_LANES; ++q) {
+        const REAL *src = a + (q < count ? q : 0) * n * n; /* idle lanes repeat matrix 0 */
+        inf[q] = 0;
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t j = 0; j <= i; ++j) t[i][j][q] = src[i * n + j];
+    }
+    for (int64_t j = 0; j < n; ++j) {
+        for (int64_t q = 0; q < MC_CHOL_LANES; ++q) s[q] = t[j][j][q];
+        for (int64_t p = 0; p < j; ++p)
+            for (int64_t q = 0; q < MC_CHOL_LANES; ++q) s[q] -= t[j][p][q] * t[j][p][q];
+        for (int64_t q = 0; q < MC_CHOL_LANES; ++q) {
+            if (!(s[q] > 0) && !inf[q]) inf[q] = (int32_t)(j + 1); /* also catches NaN */
+            t[j][j][q] = (REAL)sqrt((double)s[q]);
+            r[q] = (REAL)1 / t[j][j][q];
+        }
+        for (int64_t i = j + 1; i < n; ++i) {
+            for (int64_t q = 0; q < MC_CHOL_LANES; ++q) s[q] = t[i][j][q];
+            for (int64_t p = 0; p < j; ++p)
+                for (int64_t q = 0; q < MC_CHOL_LANES; ++q) s[q] -= t[i][p][q] * t[j][p][q];
+            for (int64_t q = 0; q < MC_CHOL_LANES; ++q) t[i][j][q] = s[q] * r[q];
+        }
+    }
+    for (int64_t q = 0; q < count; ++q) {
+        REAL *dst = l + q * n * n;
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t j = 0; j < n; ++j)
+                dst[i * n + j] = upper ? (i <= j ? t[j][i][q] : 0) : (j <= i ? t[i][j][q] : 0);
+        info[q] = inf[q];
+    }
 }
 
 /* In-place transpose of a square (n, n) matrix (for Cholesky's upper = L^T). */
@@ -152,6 +199,78 @@ static inline int SFX(lu_solve_inplace)(const REAL *lu, const int32_t *piv, REAL
     SFX(trsm_inplace)(lu, x, n, k, 0, 1, 0);
     SFX(trsm_inplace)(lu, x, n, k, 1, 1, 1);
     return SFX(apply_pivots)(x, n, k, piv, 0);
+}
+
+/* Householder QR of up to MC_QR_LANES small matrices (m, n <= MC_QR_SMALL) at once,
+ * interleaved so the innermost loops run across matrices and vectorize; the same reflectors as
+ * qr_one below (a lane whose column is already zero below the diagonal gets tau = 0, and
+ * applying it is then a no-op). a: count matrices (m, n); q: count x (m, kq) or NULL;
+ * r: count x (kr, n). */
+#define MC_QR_LANES 8
+#define MC_QR_SMALL 16
+static inline void SFX(qr_group)(const REAL *a, int64_t m, int64_t n, int64_t count, REAL *q, int64_t kq,
+                                 REAL *r, int64_t kr) {
+    REAL w[MC_QR_SMALL][MC_QR_SMALL][MC_QR_LANES], qq[MC_QR_SMALL][MC_QR_SMALL][MC_QR_LANES];
+    REAL tau[MC_QR_SMALL][MC_QR_LANES], s[MC_QR_LANES];
+    const int64_t k = m < n ? m : n;
+    for (int64_t l = 0; l < MC_QR_LANES; ++l) {
+        const REAL *src = a + (l < count ? l : 0) * m * n; /* idle lanes repeat matrix 0 */
+        for (int64_t i = 0; i < m; ++i)
+            for (int64_t c = 0; c < n; ++c) w[i][c][l] = src[i * n + c];
+    }
+    for (int64_t j = 0; j < k; ++j) {
+        for (int64_t l = 0; l < MC_QR_LANES; ++l) s[l] = 0;
+        for (int64_t i = j + 1; i < m; ++i)
+            for (int64_t l = 0; l < MC_QR_LANES; ++l) s[l] += w[i][j][l] * w[i][j][l];
+        for (int64_t l = 0; l < MC_QR_LANES; ++l) {
+            const double alpha = w[j][j][l], xn2 = s[l];
+            double t = 0, scale = 1, beta = alpha;
+            if (xn2 != 0.0) {
+                const double nrm = sqrt(alpha * alpha + xn2);
+                beta = alpha >= 0 ? -nrm : nrm;
+                t = (beta - alpha) / beta;
+                scale = 1.0 / (alpha - beta);
+            }
+            tau[j][l] = (REAL)t;
+            s[l] = (REAL)scale;
+            w[j][j][l] = (REAL)beta;
+        }
+        for (int64_t i = j + 1; i < m; ++i)
+            for (int64_t l = 0; l < MC_QR_LANES; ++l) w[i][j][l] *= s[l];
+        for (int64_t c = j + 1; c < n; ++c) {
+            for (int64_t l = 0; l < MC_QR_LANES; ++l) s[l] = w[j][c][l];
+            for (int64_t i = j + 1; i < m; ++i)
+                for (int64_t l = 0; l < MC_QR_LANES; ++l) s[l] += w[i][j][l] * w[i][c][l];
+            for (int64_t l = 0; l < MC_QR_LANES; ++l) {
+                s[l] *= tau[j][l];
+                w[j][c][l] -= s[l];
+            }
+            for (int64_t i = j + 1; i < m; ++i)
+                for (int64_t l = 0; l < MC_QR_LANES; ++l) w[i][c][l] -= s[l] * w[i][j][l];
+        }
+    }
+    for (int64_t l = 0; l < count; ++l)
+        for (int64_t i = 0; i < kr; ++i)
+            for (int64_t c = 0; c < n; ++c) r[(l * kr + i) * n + c] = (i <= c && i < k) ? w[i][c][l] : 0;
+    if (!q) return;
+    for (int64_t i = 0; i < m; ++i)
+        for (int64_t c = 0; c < kq; ++c)
+            for (int64_t l = 0; l < MC_QR_LANES; ++l) qq[i][c][l] = i == c ? 1 : 0;
+    for (int64_t j = k - 1; j >= 0; --j)
+        for (int64_t c = j; c < kq; ++c) {
+            for (int64_t l = 0; l < MC_QR_LANES; ++l) s[l] = qq[j][c][l];
+            for (int64_t i = j + 1; i < m; ++i)
+                for (int64_t l = 0; l < MC_QR_LANES; ++l) s[l] += w[i][j][l] * qq[i][c][l];
+            for (int64_t l = 0; l < MC_QR_LANES; ++l) {
+                s[l] *= tau[j][l];
+                qq[j][c][l] -= s[l];
+            }
+            for (int64_t i = j + 1; i < m; ++i)
+                for (int64_t l = 0; l < MC_QR_LANES; ++l) qq[i][c][l] -= s[l] * w[i][j][l];
+        }
+    for (int64_t l = 0; l < count; ++l)
+        for (int64_t i = 0; i < m; ++i)
+            for (int64_t c = 0; c < kq; ++c) q[(l * m + i) * kq + c] = qq[i][c][l];
 }
 
 /* Householder QR of one matrix (geqr2 + org2r).

@@ -28,7 +28,7 @@ mc_status mc_cpu_lu_factor(const mc_dense_args *a) {
     do {                                                                                           \
         const REAL *LU = (const REAL *)a->a, *B = (const REAL *)a->b;                              \
         REAL *X = (REAL *)a->out;                                                                  \
-        MC_OMP_BATCH_FOR                                                                           \
+        MC_OMP_BATCH_FOR_OR                                                                        \
         for (int64_t b = 0; b < a->batch; ++b) {                                                   \
             memcpy(X + b * n * k, B + b * n * k, (size_t)(n * k) * sizeof(REAL));                  \
             if (lu_solve_inplace_##S(LU + b * n * n, a->pivots_in + b * n, X + b * n * k, n, k,    \
