@@ -27,6 +27,7 @@ import common  # noqa: E402
 import metalcore  # noqa: E402
 from metalcore import linalg_direct as ld  # noqa: E402
 
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # leave GPU memory to torch
 try:  # JAX is a peer where installed (the GPU machine has it); never required.
     import jax
     import jax.numpy as jnp
@@ -157,7 +158,7 @@ def main():
                 saved = ld.ROUTE_MIN_N
                 ld.ROUTE_MIN_N = {}
                 try:
-                    kernel_ms = common.time_fn(dev, lambda i: o(*inputs[i % sets]), sets, warmup=1, iters=3)
+                    kernel_ms = common.time_fn(dev, lambda i: o(*inputs[i % sets]), sets, warmup=1, iters=2)
                 finally:
                     ld.ROUTE_MIN_N = saved
             jax_ms = jax_time(op, inputs, it) if (dev == "cuda" and dtype == torch.float32) else None
