@@ -62,7 +62,7 @@ static inline int SFX(chol_inplace)(REAL *l, int64_t n) {
  * Intel MKL's and MAGMA's tiny-matrix kernels; the idea only). a: count matrices (n, n)
  * back to back; l: the same, receiving L (or L^T when upper); info: count values. */
 #define MC_CHOL_LANES 8
-#define MC_CHOL_SMALL_N 16
+#define MC_CHOL_SMALL_N 32
 static inline void SFX(chol_group)(const REAL *a, REAL *l, int64_t n, int64_t count, int upper, int32_t *info) {
     REAL t[MC_CHOL_SMALL_N][MC_CHOL_SMALL_N][MC_CHOL_LANES];
     REAL s[MC_CHOL_LANES], r[MC_CHOL_LANES];
