@@ -7,8 +7,10 @@ meets c * n * eps with a small c, independently of the condition number, so thes
 ill-conditioned inputs too. 16-bit solve is computed in fp32 and rounded once: its forward error
 on well-conditioned systems is bounded by the output rounding, 2 * eps16, plus the fp32 error.
 
-Sizes are chosen to hit every CUDA path: n <= 32, 64 (shared memory), 256 fp32 (global-memory
-QR and solve) and forced-global Cholesky / lu_factor past the shared-memory limit."""
+Sizes are chosen to hit every CUDA path (H100 limits): n <= 32 and 64 (shared memory); fp32 256
+(QR in global memory; solve and lu_factor with their first columns in global memory, the rest
+in shared memory); fp64 256 solve and fp32 300 lu_factor (global memory); fp64 400 Cholesky
+(global memory, routing to torch switched off)."""
 import pytest
 import torch
 
@@ -230,7 +232,7 @@ def test_solve_nan_inf(device):
 
 
 @pytest.mark.parametrize("dtype", F)
-@pytest.mark.parametrize("shape", [(1, 1), (3, 6, 6), (2, 64, 64), (1, 300, 300)])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 6, 6), (2, 64, 64), (1, 256, 256), (1, 300, 300)])
 def test_lu_factor_and_solve(device, dtype, shape, force_ours):
     A = randmat(shape, dtype, device)
     LU, piv = metalcore.lu_factor(A)

@@ -87,7 +87,9 @@ template <typename T> mc_status launch(const mc_dense_args *a) {
     T *L = static_cast<T *>(a->out);
     const size_t bytes = (size_t)a->n * (a->n + 1) / 2 * sizeof(T);
     if (bytes + 1024 <= (size_t)max_smem(a->device)) {
-        const int threads = block_threads(a->n, 16);
+        /* about n/16 warps: the trailing update is small (n^3/6 in all), so few threads per
+         * matrix and many matrices per multiprocessor */
+        const int threads = block_threads((a->n + 3) / 4, 16);
         mc_status st = allow_smem(chol_smem_kernel<T>, bytes, "cholesky");
         if (st) return st;
         chol_smem_kernel<T><<<(unsigned)a->batch, threads, bytes, s>>>(A, L, a->info, n, a->upper);
