@@ -8,7 +8,8 @@ over several sets so the working set exceeds L2 where it can.
 
 Rows report ms and the speed-up over each peer (peer_ms / ours_ms; > 1 means we are faster),
 and the issue's target where it names one. For single large matrices (n >= ROUTE_MIN_N)
-metalcore routes to torch.linalg; those rows also show our own kernel, forced ("kernel_ms").
+(or few matrices of n >= ROUTE_FEW_MIN_N) metalcore routes to torch.linalg; those rows also show
+our own kernel, forced ("kernel_ms", n <= 1024).
 """
 from __future__ import annotations
 
@@ -154,13 +155,13 @@ def main():
             tf = torch_fn(op, "reduced")
             torch_ms = common.time_fn(dev, lambda i: tf(*inputs[i % sets]), sets, warmup=1 if big else 3, iters=it) if tf else None
             kernel_ms = None
-            if ld._routed(n, torch.device(dev)) and n <= 1024:
-                saved = ld.ROUTE_MIN_N
-                ld.ROUTE_MIN_N = {}
+            if ld._routed(n, torch.device(dev), (b,)) and n <= 1024:
+                saved = ld.ROUTE_MIN_N, ld.ROUTE_FEW_MIN_N
+                ld.ROUTE_MIN_N, ld.ROUTE_FEW_MIN_N = {}, {}
                 try:
                     kernel_ms = common.time_fn(dev, lambda i: o(*inputs[i % sets]), sets, warmup=1, iters=2)
                 finally:
-                    ld.ROUTE_MIN_N = saved
+                    ld.ROUTE_MIN_N, ld.ROUTE_FEW_MIN_N = saved
             jax_ms = jax_time(op, inputs, it) if (dev == "cuda" and dtype == torch.float32) else None
             tgt = TARGETS.get((op, b, n))
             row = {"op": op, "dtype": str(dtype).replace("torch.", ""), "batch": b, "n": n, "ours_ms": ours_ms,
@@ -176,7 +177,9 @@ def main():
             del inputs
             if dev == "cuda":
                 torch.cuda.empty_cache()
-    common.write_results("linalg_direct", dev, rows, {"route_min_n": ld.ROUTE_MIN_N})
+    common.write_results("linalg_direct", dev, rows, {"route_min_n": ld.ROUTE_MIN_N,
+                                                      "route_few_min_n": ld.ROUTE_FEW_MIN_N,
+                                                      "route_few_batch": ld.ROUTE_FEW_BATCH})
 
 
 if __name__ == "__main__":

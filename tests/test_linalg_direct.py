@@ -82,6 +82,7 @@ def spd(shape, dtype, device, illcond=False):
 def force_ours(monkeypatch):
     """Send every size to our kernels (no torch.linalg routing)."""
     monkeypatch.setattr(ld, "ROUTE_MIN_N", {})
+    monkeypatch.setattr(ld, "ROUTE_FEW_MIN_N", {})
 
 
 # ---- Cholesky -------------------------------------------------------------------------------

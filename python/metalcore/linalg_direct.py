@@ -9,9 +9,12 @@ directly.
 Routing: our kernels factor each matrix in one thread block (CUDA) or one loop nest (CPU), which
 is the fast path for batches of small and mid-sized matrices. For large matrices the blocked,
 multi-core/multi-SM LAPACK (CPU) and cuSOLVER (CUDA) factorizations behind torch.linalg are
-faster, so a call whose matrices have n >= ROUTE_MIN_N[device] goes to torch.linalg (keeping
-its autograd); bench/bench_linalg_direct.py measures both sides of the threshold (n = 1024 and
-4096 against torch). Our kernels stay correct at any n (the tests force them past the threshold).
+faster, so a call whose matrices have n >= ROUTE_MIN_N[device], or n >= ROUTE_FEW_MIN_N[device]
+with at most ROUTE_FEW_BATCH of them (too few to fill the GPU one block each), goes to
+torch.linalg (keeping its autograd). On the 2-core CPU torch was already faster at 100 x 128
+(bench: qr 35 vs 31 ms, solve 6.5 vs 4.9 ms), hence 128 there. bench/bench_linalg_direct.py
+measures both sides (n = 1024 and 4096 against torch, with our kernel forced as "kernel_ms").
+Our kernels stay correct at any n (the tests force them past the thresholds).
 """
 from __future__ import annotations
 
@@ -26,15 +29,22 @@ from ._backend import eager_direct
 __all__ = ["cholesky", "cholesky_ex", "solve", "lu_factor", "lu_factor_ex", "lu_solve", "trsm", "qr"]
 
 # Matrices of this order and up go to torch.linalg (see the module docstring).
-ROUTE_MIN_N = {"cpu": 256, "cuda": 512}
+ROUTE_MIN_N = {"cpu": 128, "cuda": 512}
+ROUTE_FEW_MIN_N = {"cpu": 128, "cuda": 128}
+ROUTE_FEW_BATCH = 4
 
 _QR_MODES = {"reduced": 0, "complete": 1, "r": 2}
 _F32_F64 = (torch.float32, torch.float64)
 _SOLVE_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
-def _routed(n: int, device: torch.device) -> bool:
-    return n >= ROUTE_MIN_N.get(device.type, 1 << 62)
+def _routed(n: int, device: torch.device, batch_shape=()) -> bool:
+    if n >= ROUTE_MIN_N.get(device.type, 1 << 62):
+        return True
+    nb = 1
+    for d in batch_shape:
+        nb *= d
+    return nb <= ROUTE_FEW_BATCH and n >= ROUTE_FEW_MIN_N.get(device.type, 1 << 62)
 
 
 def _check_matrix(name: str, A, what: str = "A", dtypes=_F32_F64, square: bool = True) -> None:
@@ -107,7 +117,7 @@ def cholesky_ex(A: Tensor, upper: bool = False, *, check_errors: bool = False):
     """(L, info) as torch.linalg.cholesky_ex: info[b] = 0, or the order of the first leading
     minor of A[b] that is not positive-definite. No host sync unless check_errors."""
     _check_matrix("cholesky", A)
-    if _routed(A.shape[-1], A.device):
+    if _routed(A.shape[-1], A.device, A.shape[:-2]):
         L, info = torch.linalg.cholesky_ex(A, upper=upper)
     else:
         A = A.contiguous()
@@ -189,7 +199,7 @@ def trsm(A: Tensor, B: Tensor, lower: bool = True, transpose: bool = False,
         raise ValueError(f"trsm: B must have {n} rows (A is {n} x {n}), got shape {list(B.shape)}")
     batch = torch.broadcast_shapes(A.shape[:-2], B.shape[:-2])
     lower, transpose, unit_diagonal = bool(lower), bool(transpose), bool(unit_diagonal)
-    if _routed(n, A.device):
+    if _routed(n, A.device, batch):
         Aop = A.mT if transpose else A
         return torch.linalg.solve_triangular(Aop, B, upper=(lower == transpose), left=True,
                                              unitriangular=unit_diagonal)
@@ -263,7 +273,7 @@ def solve(A: Tensor, B: Tensor) -> Tensor:
     if Bm.dim() < 2 or Bm.shape[-2] != n:
         raise ValueError(f"solve: B of shape {list(B.shape)} does not match A of shape {list(A.shape)}")
     batch = torch.broadcast_shapes(A.shape[:-2], Bm.shape[:-2])
-    if _routed(n, A.device):
+    if _routed(n, A.device, batch):
         if A.dtype in _F32_F64:
             X = torch.linalg.solve(A, Bm)
         else:  # torch has no 16-bit solve: same contract, computed in float32
@@ -469,7 +479,7 @@ def qr(A: Tensor, mode: str = "reduced"):
     if mode not in _QR_MODES:
         raise ValueError(f"qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
     _check_matrix("qr", A, square=False)
-    if _routed(min(A.shape[-2], A.shape[-1]), A.device):
+    if _routed(min(A.shape[-2], A.shape[-1]), A.device, A.shape[:-2]):
         Q, R = torch.linalg.qr(A, mode=mode)
     else:
         A = A.contiguous()

@@ -10,8 +10,14 @@
     ((dev) == MC_DEVICE_CPU ? mc_cpu_##op(args) : cuda_##op(args))
 
 #ifdef MC_WITH_CUDA
+/* The CUDA kernels launch one block per matrix: the grid's x extent bounds the batch. */
 #define CUDA_OP(op)                                                                                \
-    static mc_status cuda_##op(const mc_dense_args *a) { return mc_cuda_##op(a); }
+    static mc_status cuda_##op(const mc_dense_args *a) {                                          \
+        if (a->batch > 2147483647)                                                                 \
+            return mc_fail(MC_STATUS_INVALID_ARGUMENT, #op ": batch %lld exceeds 2^31 - 1 on CUDA", \
+                           (long long)a->batch);                                                   \
+        return mc_cuda_##op(a);                                                                    \
+    }
 #define CUDA_WS(op)                                                                                \
     static size_t cuda_##op(const mc_dense_args *a) { return mc_cuda_##op(a); }
 #else
