@@ -285,6 +285,25 @@ def test_trsm(device, dtype, n, k, lower, transpose, unit, force_ours):
     assert solve_residual(op, X, B) <= tol(n, dtype)
 
 
+def test_trsm_nan(device):
+    A = torch.eye(4, device=device) * 2
+    A[2, 1] = float("nan")
+    X = metalcore.trsm(A, torch.ones(4, 3, device=device))
+    assert torch.isnan(X[2:]).all() and torch.isfinite(X[:2]).all()
+
+
+def test_compile_fullgraph():
+    A = torch.randn(4, 6, 5, dtype=torch.float64)
+    Q, R = torch.compile(lambda A: metalcore.qr(A), fullgraph=True)(A)
+    assert (Q @ R - A).abs().max() <= tol(6, torch.float64) * A.abs().max()
+    S = A[..., :5, :] @ A[..., :5, :].mT + torch.eye(5, dtype=torch.float64)
+    L = torch.compile(lambda S: metalcore.cholesky_ex(S)[0], fullgraph=True)(S)
+    assert worst(L @ L.mT - S, S) <= tol(5, torch.float64)
+    B = torch.randn(4, 5, 2, dtype=torch.float64)
+    X = torch.compile(lambda S, B: metalcore.trsm(S, B), fullgraph=True)(L, B)
+    assert solve_residual(L, X, B) <= tol(5, torch.float64)
+
+
 def test_trsm_broadcast_and_routing(device):
     A = torch.randn(5, 5, dtype=torch.float64, device=device).tril() + 3 * torch.eye(5, dtype=torch.float64, device=device)
     B = torch.randn(3, 5, 2, dtype=torch.float64, device=device)

@@ -153,6 +153,19 @@ static inline int SFX(lu_inplace)(REAL *a, int64_t n, int32_t *piv) {
 static inline void SFX(trsm_inplace)(const REAL *a, REAL *x, int64_t n, int64_t k, int lower,
                                      int trans, int unit) {
     const int eff_lower = lower ^ trans; /* op(A) is lower triangular */
+    if (k == 1) { /* one right-hand side: dot products (along a row of a unless trans) */
+        for (int64_t s = 0; s < n; ++s) {
+            const int64_t i = eff_lower ? s : n - 1 - s;
+            const int64_t j0 = eff_lower ? 0 : i + 1, j1 = eff_lower ? i : n;
+            double acc = x[i];
+            if (trans)
+                for (int64_t j = j0; j < j1; ++j) acc -= (double)a[j * n + i] * x[j];
+            else
+                for (int64_t j = j0; j < j1; ++j) acc -= (double)a[i * n + j] * x[j];
+            x[i] = (REAL)(unit ? acc : acc / a[i * n + i]);
+        }
+        return;
+    }
     for (int64_t s = 0; s < n; ++s) {
         const int64_t i = eff_lower ? s : n - 1 - s;
         REAL *xi = x + i * k;
