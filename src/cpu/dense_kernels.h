@@ -11,13 +11,21 @@
 
 #include <math.h>
 
+/* OpenMP over the batch, only when there is enough work to pay for waking the threads (a
+ * parallel region on a busy machine can cost a scheduler quantum). */
+#define MC_PRAGMA_(x) _Pragma(#x)
 #ifdef _OPENMP
-#define MC_OMP_BATCH_FOR _Pragma("omp parallel for schedule(static)")
-#define MC_OMP_BATCH_FOR_OR _Pragma("omp parallel for schedule(static) reduction(|:bad)")
+#define MC_OMP_BATCH_FOR MC_PRAGMA_(omp parallel for schedule(static) if(mc_dense_par(a)))
+#define MC_OMP_BATCH_FOR_OR MC_PRAGMA_(omp parallel for schedule(static) reduction(|:bad) if(mc_dense_par(a)))
 #else
 #define MC_OMP_BATCH_FOR
 #define MC_OMP_BATCH_FOR_OR
 #endif
+
+static inline int mc_dense_par(const mc_dense_args *a) {
+    const int64_t rows = a->m > a->n ? a->m : a->n;
+    return a->batch > 1 && (double)a->batch * (double)rows * (double)a->n * (double)(a->n + a->k) >= 2e5;
+}
 
 /* Element access by dtype for the 16-bit inputs of solve (converted once at the edges). */
 static inline float mc_dense_ld16(const void *p, mc_dtype dt, int64_t i) {
