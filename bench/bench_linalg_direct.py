@@ -108,12 +108,13 @@ def residual(op, A, B, out):
     return (torch.linalg.matrix_norm(A64 @ X - B64) / (torch.linalg.matrix_norm(A64) * torch.linalg.matrix_norm(X))).max().item()
 
 
-TARGETS = {  # (op, b, n): (peer, factor) from issue 5
-    ("qr", 10000, 32): ("jax", 2.0), ("qr", 10000, 16): ("torch", 100.0), ("qr", 1000, 64): ("jax", 2.0),
-    ("qr", 100, 256): ("torch", 5.0), ("cholesky", 10000, 64): ("torch", 1.5),
-    ("cholesky", 1000, 256): ("torch", 1.5), ("solve", 10000, 64): ("torch", 1.5),
-    ("solve", 1000, 256): ("torch", 1.5), ("trsm", 10000, 64): ("torch", 1.2), ("trsm", 1000, 256): ("torch", 1.2),
-    ("qr", 10000, 8): ("torch", 3.0), ("cholesky", 10000, 8): ("torch", 3.0),
+TARGETS = {  # device -> (op, b, n) -> (peer, factor), from issue 5
+    "cuda": {("qr", 10000, 32): ("jax", 2.0), ("qr", 10000, 16): ("torch", 100.0), ("qr", 1000, 64): ("jax", 2.0),
+             ("qr", 100, 256): ("torch", 5.0), ("cholesky", 10000, 64): ("torch", 1.5),
+             ("cholesky", 1000, 256): ("torch", 1.5), ("solve", 10000, 64): ("torch", 1.5),
+             ("solve", 1000, 256): ("torch", 1.5), ("trsm", 10000, 64): ("torch", 1.2),
+             ("trsm", 1000, 256): ("torch", 1.2)},
+    "cpu": {("qr", 10000, 8): ("torch", 3.0), ("cholesky", 10000, 8): ("torch", 3.0)},
 }
 
 
@@ -163,7 +164,7 @@ def main():
                 finally:
                     ld.ROUTE_MIN_N, ld.ROUTE_FEW_MIN_N = saved
             jax_ms = jax_time(op, inputs, it) if (dev == "cuda" and dtype == torch.float32) else None
-            tgt = TARGETS.get((op, b, n))
+            tgt = TARGETS[dev].get((op, b, n)) if dtype == torch.float32 else None
             row = {"op": op, "dtype": str(dtype).replace("torch.", ""), "batch": b, "n": n, "ours_ms": ours_ms,
                    "torch_ms": torch_ms, "jax_ms": jax_ms, "kernel_ms": kernel_ms,
                    "x_torch": (torch_ms / ours_ms) if torch_ms else None,
