@@ -9,8 +9,8 @@ on well-conditioned systems is bounded by the output rounding, 2 * eps16, plus t
 
 Sizes are chosen to hit every CUDA path (H100 limits): n <= 32 and 64 (shared memory); fp32 256
 (QR in global memory; solve and lu_factor with their first columns in global memory, the rest
-in shared memory); fp64 256 solve and fp32 300 lu_factor (global memory); fp64 400 Cholesky
-(global memory, routing to torch switched off)."""
+in shared memory, also for 16-bit solve); 300 solve and lu_factor and fp64 256 solve and QR
+(global memory); 400 Cholesky (global memory, routing to torch switched off)."""
 import pytest
 import torch
 
@@ -114,12 +114,13 @@ def test_cholesky_reads_lower_only_and_noncontiguous(device, dtype):
     assert torch.allclose(metalcore.cholesky(At), metalcore.cholesky(A.contiguous()))
 
 
+@pytest.mark.parametrize("dtype", F)
 @pytest.mark.parametrize("n", [40, 400])
-def test_cholesky_global_path(device, force_ours, n):
-    # fp64 n=400 is past the shared-memory limit on every GPU: the global-memory kernel.
-    A = spd((2, n, n), torch.float64, device)
+def test_cholesky_global_path(device, force_ours, n, dtype):
+    # n=400 is past the shared-memory limit on every GPU: the global-memory kernel.
+    A = spd((2, n, n), dtype, device)
     L = metalcore.cholesky(A)
-    assert worst(L @ L.mT - A, A) <= tol(n, torch.float64)
+    assert worst(L.double() @ L.double().mT - A.double(), A) <= tol(n, dtype)
     assert torch.equal(metalcore.cholesky(A, upper=True), L.mT)
 
 
@@ -147,7 +148,7 @@ def test_cholesky_nan(device):
 
 SOLVE_CASES = [
     ((1, 1), 1), ((2, 2), 2), ((4, 7, 7), 3), ((3, 32, 32), 1), ((2, 64, 64), 1),
-    ((2, 64, 64), 20), ((2, 100, 100), 5), ((1, 256, 256), 1), ((0, 5, 5), 2),
+    ((2, 64, 64), 20), ((2, 100, 100), 5), ((1, 256, 256), 1), ((1, 300, 300), 2), ((0, 5, 5), 2),
 ]
 
 
@@ -195,7 +196,7 @@ def test_solve_vector_broadcast_noncontiguous(device, dtype):
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-@pytest.mark.parametrize("n", [1, 8, 64, 200])
+@pytest.mark.parametrize("n", [1, 8, 64, 200, 256, 300])
 def test_solve_half(device, dtype, n, force_ours):
     A64 = torch.randn(3, n, n, dtype=torch.float64) / n**0.5 + 2 * torch.eye(n, dtype=torch.float64)
     A = A64.to(dtype).to(device)
