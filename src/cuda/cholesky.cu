@@ -89,7 +89,7 @@ template <typename T> mc_status launch(const mc_dense_args *a) {
     if (bytes + 1024 <= (size_t)max_smem(a->device)) {
         /* about n/16 warps: the trailing update is small (n^3/6 in all), so few threads per
          * matrix and many matrices per multiprocessor */
-        const int threads = block_threads((a->n + 3) / 4, 16);
+        const int threads = block_threads((a->n + 3) / 4, 32);
         mc_status st = allow_smem(chol_smem_kernel<T>, bytes, "cholesky");
         if (st) return st;
         chol_smem_kernel<T><<<(unsigned)a->batch, threads, bytes, s>>>(A, L, a->info, n, a->upper);

@@ -197,7 +197,7 @@ mc_status launch_smem(const mc_dense_args *a, const T *B, T *X, T *LU, int32_t *
     mc_status st = allow_smem(lu_smem_kernel<T>, bytes, "lu");
     if (st) return st;
     /* about 16 columns per warp: enough warps to hide latency, few enough to fit many blocks */
-    const int threads = block_threads((a->n + k + 3) / 4, 16);
+    const int threads = block_threads((a->n + k + 3) / 4, 32);
     lu_smem_kernel<T><<<(unsigned)a->batch, threads, bytes, mc::as_stream(a->stream)>>>(
         static_cast<const T *>(a->a), B, X, LU, pivots, a->info, (int)a->n, (int)k, c0, gws);
     return mc::check_launch("lu (shared memory)");
