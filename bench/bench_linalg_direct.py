@@ -9,7 +9,7 @@ over several sets so the working set exceeds L2 where it can.
 Rows report ms and the speed-up over each peer (peer_ms / ours_ms; > 1 means we are faster),
 and the issue's target where it names one. For single large matrices (n >= ROUTE_MIN_N)
 (or few matrices of n >= ROUTE_FEW_MIN_N) metalcore routes to torch.linalg; those rows also show
-our own kernel, forced ("kernel_ms", n <= 1024).
+our own kernel, forced ("kernel_ms", n <= 1024, with --forced: slow on CUDA, seconds per call).
 """
 from __future__ import annotations
 
@@ -138,6 +138,8 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--device", default="cuda" if metalcore.cuda_available() else "cpu")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--forced", action="store_true",
+                   help="also time our own kernel on the routed n = 1024 rows (slow: one block per matrix)")
     args = p.parse_args()
     dev = args.device
     iters = 5 if args.quick else (20 if dev == "cuda" else 7)
@@ -156,7 +158,7 @@ def main():
             tf = torch_fn(op, "reduced")
             torch_ms = common.time_fn(dev, lambda i: tf(*inputs[i % sets]), sets, warmup=1 if big else 3, iters=it) if tf else None
             kernel_ms = None
-            if ld._routed(n, torch.device(dev), (b,)) and n <= 1024:
+            if args.forced and ld._routed(n, torch.device(dev), (b,)) and n <= 1024:
                 saved = ld.ROUTE_MIN_N, ld.ROUTE_FEW_MIN_N
                 ld.ROUTE_MIN_N, ld.ROUTE_FEW_MIN_N = {}, {}
                 try:
