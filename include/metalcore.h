@@ -127,6 +127,11 @@ MC_API const char *mc_cuda_architectures(void);
 /* ---- ops, one header per family ---------------------------------------------------------- */
 
 #include "metalcore/rmsnorm.h"
+#include "metalcore/adamw.h"
+#include "metalcore/rope.h"
+#include "metalcore/embedding_bag.h"
+#include "metalcore/activations.h"
+#include "metalcore/softmax.h"
 #include "metalcore/linalg_direct.h"
 
 #ifdef __cplusplus

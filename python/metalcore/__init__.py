@@ -5,12 +5,23 @@ importable from this package, with neutral aliases (`RMSNorm`, ...) beside the M
 """
 from ._backend import backends, cuda_available, version
 from .rmsnorm import MetalRMSNorm, rms_norm
+from .adamw import MetalAdamW
+from .rope import apply_rotary_pos_emb
+from .embedding_bag import MetalEmbeddingBag, embedding_bag
+from .rmsnorm import fused_add_rmsnorm
+from .activations import metal_gelu, metal_silu, swiglu
+from .softmax import fused_softmax
 from .linalg_direct import cholesky, cholesky_ex, lu_factor, lu_factor_ex, lu_solve, qr, solve, trsm
 
 __version__ = version()
 
 # Neutral aliases, so code need not say "Metal" on a machine without it.
 RMSNorm = MetalRMSNorm
+AdamW = MetalAdamW
+EmbeddingBag = MetalEmbeddingBag
+silu = metal_silu
+gelu = metal_gelu
+softmax = fused_softmax
 
 __all__ = [
     "__version__",
@@ -20,6 +31,20 @@ __all__ = [
     "rms_norm",
     "MetalRMSNorm",
     "RMSNorm",
+    "MetalAdamW",
+    "AdamW",
+    "apply_rotary_pos_emb",
+    "embedding_bag",
+    "MetalEmbeddingBag",
+    "EmbeddingBag",
+    "fused_add_rmsnorm",
+    "metal_silu",
+    "metal_gelu",
+    "silu",
+    "gelu",
+    "swiglu",
+    "fused_softmax",
+    "softmax",
     "cholesky",
     "cholesky_ex",
     "solve",

@@ -55,3 +55,50 @@ def eager_direct(*tensors) -> bool:
         if grad and t.requires_grad:
             return False
     return True
+
+
+def fused_op(name, impl, fake, setup_context=None, backward=None):
+    """Defines the op `metalcore::<name>` once, with two front doors over the same `impl`:
+
+    - the torch.library custom op (schema from impl's annotations, `fake` for shapes,
+      autograd from `setup_context`/`backward`), used whenever something traces: torch.compile,
+      export, fake or other subclass tensors;
+    - in plain eager mode, `impl` itself when no gradient is recorded, or a
+      torch.autograd.Function over impl/setup_context/backward when one is. The custom-op
+      dispatcher costs tens of microseconds per call in Python; these cost a few.
+
+    Returns a callable with the op's signature; `.op` is the custom op, `.impl` the plain
+    function. `backward` should call other ops through their fused_op callables so they too
+    run directly in eager mode and as ops when traced."""
+    op = torch.library.custom_op(f"metalcore::{name}", impl, mutates_args=())
+    op.register_fake(fake)
+    function = None
+    if backward is not None:
+        op.register_autograd(backward, setup_context=setup_context)
+
+        def _forward(ctx, *args):
+            out = impl(*args)
+            setup_context(ctx, args, out)
+            return out
+
+        function = type(f"{name}_function", (torch.autograd.Function,), {
+            "forward": staticmethod(_forward),
+            "backward": staticmethod(backward),
+        })
+
+    def call(*args):
+        grad = torch.is_grad_enabled() and function is not None
+        needs_grad = False
+        for a in args:
+            if isinstance(a, torch.Tensor):
+                if type(a) is not torch.Tensor:
+                    return op(*args)
+                needs_grad = needs_grad or (grad and a.requires_grad)
+        if torch.compiler.is_compiling():
+            return op(*args)
+        return function.apply(*args) if needs_grad else impl(*args)
+
+    call.op = op
+    call.impl = impl
+    call.__name__ = name
+    return call

@@ -106,10 +106,11 @@ mc_status mc_rmsnorm_backward_workspace_size(const mc_tensor *x, const mc_tensor
     return MC_STATUS_SUCCESS;
 }
 
-mc_status mc_rmsnorm_backward(const mc_tensor *dy, const mc_tensor *x, const mc_tensor *weight,
-                              const mc_tensor *rstd, mc_tensor *dx, mc_tensor *dweight,
-                              void *workspace, size_t workspace_bytes, mc_stream_t stream) {
-    mc_clear_error();
+/* The backward of both ops: dres (NULL for plain RMSNorm) is added to dx. */
+static mc_status rmsnorm_backward_impl(const mc_tensor *dy, const mc_tensor *dres, const mc_tensor *x,
+                                       const mc_tensor *weight, const mc_tensor *rstd, mc_tensor *dx,
+                                       mc_tensor *dweight, void *workspace, size_t workspace_bytes,
+                                       mc_stream_t stream) {
     mc_rmsnorm_args a = {0};
     mc_status s;
     if (!rstd) return mc_fail(MC_STATUS_INVALID_ARGUMENT, "rstd is NULL");
@@ -127,6 +128,10 @@ mc_status mc_rmsnorm_backward(const mc_tensor *dy, const mc_tensor *x, const mc_
             return mc_fail(MC_STATUS_UNSUPPORTED_DTYPE, "dweight must have the dtype of weight");
         if ((s = mc_check_contiguous(dweight, "dweight"))) return s;
         a.dweight = dweight->data;
+    }
+    if (dres) {
+        if ((s = check_like_x(x, dres, "dh"))) return s;
+        a.dres = dres->data;
     }
     a.dy = dy->data;
     a.dx = dx->data;
@@ -147,4 +152,48 @@ mc_status mc_rmsnorm_backward(const mc_tensor *dy, const mc_tensor *x, const mc_
 #else
     return mc_fail(MC_STATUS_UNSUPPORTED_DEVICE, "no CUDA backend");
 #endif
+}
+
+mc_status mc_rmsnorm_backward(const mc_tensor *dy, const mc_tensor *x, const mc_tensor *weight,
+                              const mc_tensor *rstd, mc_tensor *dx, mc_tensor *dweight,
+                              void *workspace, size_t workspace_bytes, mc_stream_t stream) {
+    mc_clear_error();
+    return rmsnorm_backward_impl(dy, NULL, x, weight, rstd, dx, dweight, workspace, workspace_bytes, stream);
+}
+
+/* ---- fused residual add + RMSNorm ---------------------------------------------------------- */
+
+mc_status mc_add_rmsnorm_forward(const mc_tensor *x, const mc_tensor *residual, const mc_tensor *weight,
+                                 double eps, mc_tensor *y, mc_tensor *h, mc_tensor *rstd,
+                                 mc_stream_t stream) {
+    mc_clear_error();
+    mc_rmsnorm_args a = {0};
+    mc_status s;
+    if ((s = rmsnorm_check_common(x, weight, rstd, &a))) return s;
+    if ((s = check_like_x(x, residual, "residual"))) return s;
+    if ((s = check_like_x(x, y, "y"))) return s;
+    if ((s = check_like_x(x, h, "h"))) return s;
+    if (!(eps >= 0.0)) return mc_fail(MC_STATUS_INVALID_ARGUMENT, "eps must be >= 0 (got %g)", eps);
+    if (a.rows > 0 && (y->data == x->data || y->data == residual->data || y->data == h->data))
+        return mc_fail(MC_STATUS_INVALID_ARGUMENT, "y must not alias x, residual or h");
+    a.residual = residual->data;
+    a.h = h->data;
+    a.y = y->data;
+    a.eps = eps;
+    a.stream = stream;
+    if (a.rows == 0) return MC_STATUS_SUCCESS;
+    if (x->device.type == MC_DEVICE_CPU) return mc_cpu_rmsnorm_forward(&a);
+#ifdef MC_WITH_CUDA
+    return mc_cuda_rmsnorm_forward(&a);
+#else
+    return mc_fail(MC_STATUS_UNSUPPORTED_DEVICE, "no CUDA backend");
+#endif
+}
+
+mc_status mc_add_rmsnorm_backward(const mc_tensor *dy, const mc_tensor *dh, const mc_tensor *h,
+                                  const mc_tensor *weight, const mc_tensor *rstd, mc_tensor *dx,
+                                  mc_tensor *dweight, void *workspace, size_t workspace_bytes,
+                                  mc_stream_t stream) {
+    mc_clear_error();
+    return rmsnorm_backward_impl(dy, dh, h, weight, rstd, dx, dweight, workspace, workspace_bytes, stream);
 }

@@ -25,6 +25,10 @@ typedef struct mc_rmsnorm_args {
     size_t workspace_bytes;
     int device;           /* CUDA ordinal */
     mc_stream_t stream;
+    /* fused residual add (mc_add_rmsnorm_*); all NULL for plain RMSNorm */
+    const void *residual; /* (rows, n) forward: the normalised row is h = x + residual */
+    void *h;              /* (rows, n) forward output h (may alias x or residual) */
+    const void *dres;     /* (rows, n) backward: added to dx (may alias dx) */
 } mc_rmsnorm_args;
 
 mc_status mc_cpu_rmsnorm_forward(const mc_rmsnorm_args *a);

@@ -136,9 +136,9 @@ int64_t mc_tensor_numel(const mc_tensor *t) {
 }
 
 int mc_tensor_is_contiguous(const mc_tensor *t) {
+    if (mc_tensor_numel(t) == 0) return 1; /* no element to address */
     int64_t expected = 1;
     for (int i = t->ndim - 1; i >= 0; --i) {
-        if (t->shape[i] == 0) return 1;
         if (t->shape[i] != 1 && t->strides[i] != expected) return 0;
         expected *= t->shape[i];
     }

@@ -51,6 +51,57 @@ __device__ __forceinline__ float warp_max(float v) {
     return v;
 }
 
+/* ---- row reductions for the "row in registers" kernels (rmsnorm, softmax) -------------------
+ * A block is (TPR, rows per block): the TPR threads with one threadIdx.y own one row. All threads
+ * of the block must call these (they may __syncthreads). red: rows_per_block * 32 floats; a
+ * kernel that reduces twice in a row alternates between two such buffers. */
+__device__ __forceinline__ float row_sum(float v, float *red) {
+    v = warp_sum(v);
+    const int tpr = blockDim.x;
+    if (tpr == 32) return v;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (lane == 0) red[threadIdx.y * 32 + warp] = v;
+    __syncthreads();
+    float s = 0.f;
+    for (int i = 0; i < tpr / 32; ++i) s += red[threadIdx.y * 32 + i];
+    return s;
+}
+
+__device__ __forceinline__ float row_max(float v, float *red) {
+    v = warp_max(v);
+    const int tpr = blockDim.x;
+    if (tpr == 32) return v;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (lane == 0) red[threadIdx.y * 32 + warp] = v;
+    __syncthreads();
+    float m = red[threadIdx.y * 32];
+    for (int i = 1; i < tpr / 32; ++i) m = fmaxf(m, red[threadIdx.y * 32 + i]);
+    return m;
+}
+
+/* Shape of a "row in registers" launch for rows of n elements in 16-byte vectors of `vec`
+ * elements: TPR threads per row (32..1024, grown until each holds at most 4 vectors), NV vectors
+ * per thread (1, 2, 4 or 8), rows per block filling `block_threads`. ok is false when n is not a
+ * multiple of vec or the row does not fit 8 vectors x 1024 threads. */
+struct RowRegShape {
+    bool ok;
+    int tpr, nv, rpb;
+};
+inline RowRegShape row_reg_shape(int64_t n, int vec, int block_threads, int vpt = 4) {
+    RowRegShape c = {false, 0, 0, 0};
+    if (n < 1 || n % vec != 0 || n > (int64_t)block_threads * 8 * vec) return c;
+    const int nvec = (int)(n / vec);
+    int tpr = 32; /* never more threads per row than a block has */
+    while (tpr < block_threads && tpr * vpt < nvec) tpr *= 2;
+    int nv = 1;
+    while (nv * tpr < nvec) nv *= 2;
+    c.ok = nv <= 8;
+    c.tpr = tpr;
+    c.nv = nv;
+    c.rpb = tpr >= block_threads ? 1 : block_threads / tpr;
+    return c;
+}
+
 /* Multiprocessor count of a device, cached (the query is slow on some drivers). */
 int sm_count(int device);
 

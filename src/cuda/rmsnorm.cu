@@ -1,10 +1,10 @@
 /* RMSNorm on CUDA.
  *
  * Fast path (n a multiple of the 16-byte vector width, pointers 16-byte aligned, n up to
- * 8 vectors per thread at 1024 threads per row): a group of TPR threads owns a row and keeps it
- * in registers, so x is read once; TPR is chosen so each thread holds up to 4 (at most 8)
- * 16-byte vectors, which keeps enough loads in flight to saturate HBM. Rows per block =
- * max(1, 256 / TPR).
+ * 8 vectors per thread at 256 threads per row: 16384 bf16 / 8192 fp32): a group of TPR threads
+ * owns a row and keeps it in registers, so x is read once; TPR is chosen so each thread holds
+ * up to 4 (at most 8) 16-byte vectors, which keeps enough loads in flight to saturate HBM.
+ * Blocks are always 256 threads: max(1, 256 / TPR) rows per block.
  *
  * Backward uses a persistent grid: every thread owns the same columns in every row it visits,
  * so it accumulates dweight in registers and writes one partial row per row-slot at the end;
@@ -16,6 +16,8 @@
 #include "../core/rmsnorm.h"
 #include "common.cuh"
 
+#include <stdlib.h>
+
 namespace {
 
 using mc::from_float;
@@ -24,54 +26,57 @@ using mc::to_float;
 
 constexpr int kBlockThreads = 256;
 
-/* Sum of v over the TPR threads of one row (threadIdx.x in [0, TPR)); all threads of the
- * block must call it (it may __syncthreads). red: rows_per_block * 32 floats. */
-__device__ __forceinline__ float row_sum(float v, float *red) {
-    v = mc::warp_sum(v);
-    const int tpr = blockDim.x;
-    if (tpr == 32) return v;
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    if (lane == 0) red[threadIdx.y * 32 + warp] = v;
-    __syncthreads();
-    float s = 0.f;
-    for (int i = 0; i < tpr / 32; ++i) s += red[threadIdx.y * 32 + i];
-    return s;
-}
+using mc::row_sum;
 
 /* ---- fast path: row in registers --------------------------------------------------------- */
 
+/* One thread's share of a row: NV 16-byte packs at columns (i * tpr + tid) * VEC. Kept packed in
+ * the storage type (16 registers for NV = 4) and converted when used, so more rows fit per SM. */
+template <typename T, int NV> struct RowPart {
+    static constexpr int VEC = 16 / sizeof(T);
+    Pack<T, VEC> p[NV];
+};
+
+/* min 4 blocks per SM (<= 64 registers): 32 rows in flight per SM for 4096-wide bf16 rows */
 template <typename T, typename W, int NV>
-__global__ void __launch_bounds__(kBlockThreads)
+__global__ void __launch_bounds__(kBlockThreads, 4)
     rmsnorm_fwd_reg(const T *__restrict__ x, const W *__restrict__ w, T *__restrict__ y,
-                    float *__restrict__ rstd, int64_t rows, int n, float eps) {
+                    float *__restrict__ rstd, int64_t rows, int n, float eps, const T *res, T *h) {
     constexpr int VEC = 16 / sizeof(T);
     __shared__ float red[kBlockThreads];
     const int tid = threadIdx.x, tpr = blockDim.x;
     const int64_t row = (int64_t)blockIdx.x * blockDim.y + threadIdx.y;
     const bool active = row < rows;
-    const T *xr = x + row * n;
-    float v[NV][VEC];
+    const int64_t off = row * n;
+    RowPart<T, NV> v;
+    /* issue every load of the row before using any of them */
+#pragma unroll
+    for (int i = 0; i < NV; ++i) {
+        const int col = (i * tpr + tid) * VEC;
+        if (active && col < n) v.p[i] = mc::load_pack<T, VEC>(x + off + col);
+    }
     float ss = 0.f;
 #pragma unroll
     for (int i = 0; i < NV; ++i) {
         const int col = (i * tpr + tid) * VEC;
         if (active && col < n) {
-            Pack<T, VEC> p = mc::load_pack<T, VEC>(xr + col);
+            if (res) { /* fused add: h = x + residual, rounded to T as the unfused add would */
+                Pack<T, VEC> q = mc::load_pack<T, VEC>(res + off + col);
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) v.p[i].v[j] = from_float<T>(to_float(v.p[i].v[j]) + to_float(q.v[j]));
+                mc::store_pack<T, VEC>(h + off + col, v.p[i]);
+            }
 #pragma unroll
             for (int j = 0; j < VEC; ++j) {
-                v[i][j] = to_float(p.v[j]);
-                ss += v[i][j] * v[i][j];
+                const float f = to_float(v.p[i].v[j]);
+                ss += f * f;
             }
-        } else {
-#pragma unroll
-            for (int j = 0; j < VEC; ++j) v[i][j] = 0.f;
         }
     }
     ss = row_sum(ss, red);
     if (!active) return;
     const float r = 1.0f / sqrtf(ss / (float)n + eps);
     if (rstd && tid == 0) rstd[row] = r;
-    T *yr = y + row * n;
 #pragma unroll
     for (int i = 0; i < NV; ++i) {
         const int col = (i * tpr + tid) * VEC;
@@ -80,80 +85,82 @@ __global__ void __launch_bounds__(kBlockThreads)
             if (w) {
                 Pack<W, VEC> wp = mc::load_pack<W, VEC>(w + col);
 #pragma unroll
-                for (int j = 0; j < VEC; ++j) out.v[j] = from_float<T>(v[i][j] * r * to_float(wp.v[j]));
+                for (int j = 0; j < VEC; ++j) out.v[j] = from_float<T>(to_float(v.p[i].v[j]) * r * to_float(wp.v[j]));
             } else {
 #pragma unroll
-                for (int j = 0; j < VEC; ++j) out.v[j] = from_float<T>(v[i][j] * r);
+                for (int j = 0; j < VEC; ++j) out.v[j] = from_float<T>(to_float(v.p[i].v[j]) * r);
             }
-            mc::store_pack<T, VEC>(yr + col, out);
+            mc::store_pack<T, VEC>(y + off + col, out);
         }
     }
 }
 
-/* dwp: (gridDim.x * blockDim.y, n) fp32 partial sums of dweight, or NULL. */
+/* dwp: (gridDim.x * blockDim.y, n) fp32 partial sums of dweight, or NULL. The weight is re-read
+ * per row (an L1 hit) rather than held, to keep registers for x, dy and the dweight sums. */
 template <typename T, typename W, int NV>
-__global__ void __launch_bounds__(kBlockThreads)
+__global__ void __launch_bounds__(kBlockThreads, 3)
     rmsnorm_bwd_reg(const T *__restrict__ dy, const T *__restrict__ x, const W *__restrict__ w,
                     const float *__restrict__ rstd, T *dx, float *__restrict__ dwp, int64_t rows,
-                    int n) {
+                    int n, const T *dres) {
     constexpr int VEC = 16 / sizeof(T);
     __shared__ float red[2][kBlockThreads];
     const int tid = threadIdx.x, tpr = blockDim.x;
-    float wv[NV][VEC], dwacc[NV][VEC];
+    float dwacc[NV][VEC];
 #pragma unroll
-    for (int i = 0; i < NV; ++i) {
-        const int col = (i * tpr + tid) * VEC;
+    for (int i = 0; i < NV; ++i)
 #pragma unroll
-        for (int j = 0; j < VEC; ++j) {
-            wv[i][j] = 1.f;
-            dwacc[i][j] = 0.f;
-        }
-        if (w && col < n) {
-            Pack<W, VEC> wp = mc::load_pack<W, VEC>(w + col);
-#pragma unroll
-            for (int j = 0; j < VEC; ++j) wv[i][j] = to_float(wp.v[j]);
-        }
-    }
+        for (int j = 0; j < VEC; ++j) dwacc[i][j] = 0.f;
     const int64_t stride = (int64_t)gridDim.x * blockDim.y;
     int parity = 0;
     for (int64_t base = (int64_t)blockIdx.x * blockDim.y; base < rows; base += stride) {
         const int64_t row = base + threadIdx.y;
         const bool active = row < rows;
-        float xv[NV][VEC], gv[NV][VEC];
+        const int64_t off = row * n;
+        RowPart<T, NV> xv, gv;
+#pragma unroll
+        for (int i = 0; i < NV; ++i) {
+            const int col = (i * tpr + tid) * VEC;
+            if (active && col < n) {
+                xv.p[i] = mc::load_pack<T, VEC>(x + off + col);
+                gv.p[i] = mc::load_pack<T, VEC>(dy + off + col);
+            }
+        }
+        const float r = active ? rstd[row] : 0.f;
         float dot = 0.f;
 #pragma unroll
         for (int i = 0; i < NV; ++i) {
             const int col = (i * tpr + tid) * VEC;
             if (active && col < n) {
-                Pack<T, VEC> xp = mc::load_pack<T, VEC>(x + row * n + col);
-                Pack<T, VEC> gp = mc::load_pack<T, VEC>(dy + row * n + col);
+                Pack<W, VEC> wp;
+                if (w) wp = mc::load_pack<W, VEC>(w + col);
 #pragma unroll
                 for (int j = 0; j < VEC; ++j) {
-                    xv[i][j] = to_float(xp.v[j]);
-                    gv[i][j] = to_float(gp.v[j]);
-                    dot += gv[i][j] * wv[i][j] * xv[i][j];
+                    const float g = to_float(gv.p[i].v[j]) * (w ? to_float(wp.v[j]) : 1.f);
+                    dot += g * to_float(xv.p[i].v[j]);
                 }
-            } else {
-#pragma unroll
-                for (int j = 0; j < VEC; ++j) xv[i][j] = gv[i][j] = 0.f;
             }
         }
         dot = row_sum(dot, red[parity]);
         parity ^= 1;
         if (!active) continue;
-        const float r = rstd[row];
         const float c = r * r * dot / (float)n;
 #pragma unroll
         for (int i = 0; i < NV; ++i) {
             const int col = (i * tpr + tid) * VEC;
             if (col < n) {
-                Pack<T, VEC> out;
+                Pack<T, VEC> out, add;
+                Pack<W, VEC> wp;
+                if (w) wp = mc::load_pack<W, VEC>(w + col);
+                if (dres) add = mc::load_pack<T, VEC>(dres + off + col);
 #pragma unroll
                 for (int j = 0; j < VEC; ++j) {
-                    out.v[j] = from_float<T>(r * (gv[i][j] * wv[i][j] - xv[i][j] * c));
-                    dwacc[i][j] += gv[i][j] * xv[i][j] * r;
+                    const float g0 = to_float(gv.p[i].v[j]), xf = to_float(xv.p[i].v[j]);
+                    const float g = w ? g0 * to_float(wp.v[j]) : g0;
+                    const float extra = dres ? to_float(add.v[j]) : 0.f;
+                    out.v[j] = from_float<T>(r * (g - xf * c) + extra);
+                    dwacc[i][j] += g0 * xf * r;
                 }
-                mc::store_pack<T, VEC>(dx + row * n + col, out);
+                mc::store_pack<T, VEC>(dx + off + col, out);
             }
         }
     }
@@ -207,15 +214,22 @@ __device__ __forceinline__ float block_sum(float v, float *red) {
 template <typename T, typename W>
 __global__ void __launch_bounds__(kBlockThreads)
     rmsnorm_fwd_generic(const T *__restrict__ x, const W *__restrict__ w, T *__restrict__ y,
-                        float *__restrict__ rstd, int64_t rows, int64_t n, float eps) {
+                        float *__restrict__ rstd, int64_t rows, int64_t n, float eps, const T *res,
+                        T *h) {
     __shared__ float red[32];
     for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
         const T *xr = x + row * n;
         float ss = 0.f;
         for (int64_t c = threadIdx.x; c < n; c += kBlockThreads) {
             float v = to_float(xr[c]);
+            if (res) { /* h = x + residual in T; the second pass reads h (this thread wrote it) */
+                const T hv = from_float<T>(v + to_float(res[row * n + c]));
+                h[row * n + c] = hv;
+                v = to_float(hv);
+            }
             ss += v * v;
         }
+        if (res) xr = h + row * n;
         ss = block_sum(ss, red);
         const float r = 1.0f / sqrtf(ss / (float)n + eps);
         if (rstd && threadIdx.x == 0) rstd[row] = r;
@@ -232,7 +246,7 @@ template <typename T, typename W>
 __global__ void __launch_bounds__(kBlockThreads)
     rmsnorm_bwd_generic(const T *__restrict__ dy, const T *__restrict__ x, const W *__restrict__ w,
                         const float *__restrict__ rstd, T *dx, float *__restrict__ dwacc,
-                        int64_t rows, int64_t n) {
+                        int64_t rows, int64_t n, const T *dres) {
     __shared__ float red[32];
     for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
         const int64_t off = row * n;
@@ -250,7 +264,8 @@ __global__ void __launch_bounds__(kBlockThreads)
             const float xv = to_float(x[off + c]);
             const float g = w ? g0 * to_float(w[c]) : g0;
             if (dwacc) atomicAdd(dwacc + c, g0 * xv * r);
-            dx[off + c] = from_float<T>(r * (g - xv * k));
+            const float extra = dres ? to_float(dres[off + c]) : 0.f;
+            dx[off + c] = from_float<T>(r * (g - xv * k) + extra);
         }
     }
 }
@@ -270,31 +285,74 @@ struct RegConfig {
     int rpb;  /* rows per block */
 };
 
-RegConfig reg_config(const mc_rmsnorm_args *a) {
+/* Vectors per thread the register path aims for: enough 16-byte loads in flight per thread,
+ * few enough registers for several blocks per SM. The backward holds x and dy (and sums dweight),
+ * so it aims lower. MC_RMSNORM_{FWD,BWD}_VPT override them (tuning runs only). */
+int target_vpt(bool backward) {
+    static int fwd = -1, bwd = -1;
+    int &v = backward ? bwd : fwd;
+    if (v < 0) {
+        const char *e = getenv(backward ? "MC_RMSNORM_BWD_VPT" : "MC_RMSNORM_FWD_VPT");
+        v = e && atoi(e) > 0 ? atoi(e) : (backward ? 2 : 4);
+    }
+    return v;
+}
+
+RegConfig reg_config(const mc_rmsnorm_args *a, bool backward) {
     RegConfig c = {false, 0, 0, 0};
     const int es = (int)mc_dtype_size(a->dtype);
     const int vec = 16 / es;
-    if (a->n % vec != 0 || a->n > (int64_t)1024 * 8 * vec) return c;
-    const void *ptrs[] = {a->x, a->y, a->dy, a->dx, a->weight};
+    const void *ptrs[] = {a->x, a->y, a->dy, a->dx, a->weight, a->residual, a->h, a->dres};
     for (const void *p : ptrs)
         if (p && !mc::aligned16(p)) return c;
-    const int nvec = (int)(a->n / vec);
-    int tpr = 32;
-    while (tpr < 1024 && tpr * 4 < nvec) tpr *= 2;
-    int nv = 1;
-    while (nv * tpr < nvec) nv *= 2;
-    c.ok = nv <= 8;
-    c.tpr = tpr;
-    c.nv = nv;
-    c.rpb = tpr >= kBlockThreads ? 1 : kBlockThreads / tpr;
+    const mc::RowRegShape r = mc::row_reg_shape(a->n, vec, kBlockThreads, target_vpt(backward));
+    c.ok = r.ok;
+    c.tpr = r.tpr;
+    c.nv = r.nv;
+    c.rpb = r.rpb;
     return c;
 }
 
-/* Persistent grid for the fast backward; its partial count sizes the workspace. */
+template <typename T, typename W> const void *bwd_kernel(int nv) {
+    switch (nv) {
+    case 1: return (const void *)rmsnorm_bwd_reg<T, W, 1>;
+    case 2: return (const void *)rmsnorm_bwd_reg<T, W, 2>;
+    case 4: return (const void *)rmsnorm_bwd_reg<T, W, 4>;
+    default: return (const void *)rmsnorm_bwd_reg<T, W, 8>;
+    }
+}
+
+/* Resident blocks per SM of the backward kernel for this config, from the occupancy API
+ * (cached per kernel: it depends on the compiled register count, not on the call). */
+int bwd_blocks_per_sm(const mc_rmsnorm_args *a, const RegConfig &c) {
+    static int cache[4][2][4]; /* dtype (f32, f64, f16, bf16) x weight f32 x log2(nv) */
+    const bool wf32 = a->wdtype == MC_DTYPE_F32 && a->dtype != MC_DTYPE_F32;
+    const int li = c.nv == 1 ? 0 : c.nv == 2 ? 1 : c.nv == 4 ? 2 : 3;
+    int &v = cache[a->dtype & 3][wf32][li];
+    if (v == 0) {
+        const void *k = nullptr;
+        switch (a->dtype) {
+        case MC_DTYPE_F16: k = wf32 ? bwd_kernel<__half, float>(c.nv) : bwd_kernel<__half, __half>(c.nv); break;
+        case MC_DTYPE_BF16:
+            k = wf32 ? bwd_kernel<__nv_bfloat16, float>(c.nv) : bwd_kernel<__nv_bfloat16, __nv_bfloat16>(c.nv);
+            break;
+        default: k = bwd_kernel<float, float>(c.nv); break;
+        }
+        int nb = 0;
+        if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&nb, k, kBlockThreads, 0) != cudaSuccess || nb < 1) {
+            cudaGetLastError();
+            nb = 1;
+        }
+        v = nb;
+    }
+    return v;
+}
+
+/* Persistent grid for the fast backward: one resident wave. Its partial count sizes the
+ * workspace, so the size query and the launch must agree (both call this). */
 int64_t bwd_blocks(const mc_rmsnorm_args *a, const RegConfig &c) {
     const int64_t groups = (a->rows + c.rpb - 1) / c.rpb;
-    const int64_t per_sm = c.tpr * c.rpb >= 512 ? 2 : 4;
-    const int64_t cap = (int64_t)mc::sm_count(a->device) * per_sm;
+    const int64_t cap = (int64_t)mc::sm_count(a->device) * bwd_blocks_per_sm(a, c);
     return groups < cap ? (groups > 0 ? groups : 1) : cap;
 }
 
@@ -311,21 +369,28 @@ mc_status launch_fwd(const mc_rmsnorm_args *a) {
     T *y = static_cast<T *>(a->y);
     float *rstd = static_cast<float *>(a->rstd);
     const float eps = (float)a->eps;
-    RegConfig c = reg_config(a);
+    const T *res = static_cast<const T *>(a->residual);
+    T *h = static_cast<T *>(a->h);
+    RegConfig c = reg_config(a, false);
     if (c.ok) {
         dim3 block(c.tpr, c.rpb);
         const int64_t grid = (a->rows + c.rpb - 1) / c.rpb;
         const int n = (int)a->n;
         switch (c.nv) {
-        case 1: rmsnorm_fwd_reg<T, W, 1><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps); break;
-        case 2: rmsnorm_fwd_reg<T, W, 2><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps); break;
-        case 4: rmsnorm_fwd_reg<T, W, 4><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps); break;
-        default: rmsnorm_fwd_reg<T, W, 8><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps); break;
+        case 1: rmsnorm_fwd_reg<T, W, 1><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps, res, h); break;
+        case 2: rmsnorm_fwd_reg<T, W, 2><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps, res, h); break;
+        case 4: rmsnorm_fwd_reg<T, W, 4><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps, res, h); break;
+        default: rmsnorm_fwd_reg<T, W, 8><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps, res, h); break;
         }
     } else {
-        rmsnorm_fwd_generic<T, W><<<generic_blocks(a), kBlockThreads, 0, s>>>(x, w, y, rstd, a->rows, a->n, eps);
+        rmsnorm_fwd_generic<T, W><<<generic_blocks(a), kBlockThreads, 0, s>>>(x, w, y, rstd, a->rows, a->n, eps, res, h);
     }
-    return mc::check_launch("rmsnorm forward");
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess)
+        return mc_fail(MC_STATUS_CUDA_ERROR, "rmsnorm forward: %s [rows %lld, n %lld, path %s, tpr %d, nv %d]",
+                       cudaGetErrorString(e), (long long)a->rows, (long long)a->n,
+                       c.ok ? "registers" : "generic", c.tpr, c.nv);
+    return MC_STATUS_SUCCESS;
 }
 
 template <typename T, typename W>
@@ -338,21 +403,22 @@ mc_status launch_bwd(const mc_rmsnorm_args *a) {
     T *dx = static_cast<T *>(a->dx);
     W *dw = static_cast<W *>(a->dweight);
     float *ws = static_cast<float *>(a->workspace);
+    const T *dres = static_cast<const T *>(a->dres);
     if (a->rows == 0) { /* only dweight = 0 left to write */
         cudaMemsetAsync(dw, 0, (size_t)a->n * sizeof(W), s);
         return mc::check_launch("rmsnorm backward (empty)");
     }
-    RegConfig c = reg_config(a);
+    RegConfig c = reg_config(a, true);
     if (c.ok) {
         dim3 block(c.tpr, c.rpb);
         const int64_t grid = bwd_blocks(a, c);
         float *dwp = dw ? ws : nullptr;
         const int n = (int)a->n;
         switch (c.nv) {
-        case 1: rmsnorm_bwd_reg<T, W, 1><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n); break;
-        case 2: rmsnorm_bwd_reg<T, W, 2><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n); break;
-        case 4: rmsnorm_bwd_reg<T, W, 4><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n); break;
-        default: rmsnorm_bwd_reg<T, W, 8><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n); break;
+        case 1: rmsnorm_bwd_reg<T, W, 1><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n, dres); break;
+        case 2: rmsnorm_bwd_reg<T, W, 2><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n, dres); break;
+        case 4: rmsnorm_bwd_reg<T, W, 4><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n, dres); break;
+        default: rmsnorm_bwd_reg<T, W, 8><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n, dres); break;
         }
         if (dw) {
             dim3 rblock(32, 8);
@@ -361,7 +427,7 @@ mc_status launch_bwd(const mc_rmsnorm_args *a) {
     } else {
         if (dw) cudaMemsetAsync(ws, 0, (size_t)a->n * sizeof(float), s);
         rmsnorm_bwd_generic<T, W><<<generic_blocks(a), kBlockThreads, 0, s>>>(
-            dy, x, w, rstd, dx, dw ? ws : nullptr, a->rows, a->n);
+            dy, x, w, rstd, dx, dw ? ws : nullptr, a->rows, a->n, dres);
         if (dw) {
             const int64_t blocks = (a->n + 255) / 256 < 4096 ? (a->n + 255) / 256 : 4096;
             cast_from_f32<W><<<(unsigned)blocks, 256, 0, s>>>(ws, dw, a->n);
@@ -399,7 +465,7 @@ extern "C" mc_status mc_cuda_rmsnorm_forward(const mc_rmsnorm_args *a) { return 
 extern "C" mc_status mc_cuda_rmsnorm_backward(const mc_rmsnorm_args *a) { return dispatch<Bwd>(a); }
 
 extern "C" size_t mc_cuda_rmsnorm_backward_workspace_size(const mc_rmsnorm_args *a) {
-    RegConfig c = reg_config(a);
+    RegConfig c = reg_config(a, true);
     if (!c.ok) return (size_t)a->n * sizeof(float);
     return (size_t)(bwd_blocks(a, c) * c.rpb) * (size_t)a->n * sizeof(float);
 }

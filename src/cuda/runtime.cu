@@ -38,6 +38,7 @@ int sm_count(int device) {
 }
 
 DeviceGuard::DeviceGuard(int device) {
+    (void)cudaGetLastError(); /* so check_launch reports this launch, not an older failure */
     int cur = -1;
     cudaError_t e = cudaGetDevice(&cur);
     if (e == cudaSuccess && cur == device) return;

@@ -183,6 +183,11 @@ PyMODINIT_FUNC PyInit__C(void) {
 #undef INTERN
     if (add_methods(m, core_methods) < 0) goto fail;
     if (add_methods(m, mcpy_rmsnorm_methods) < 0) goto fail;
+    if (add_methods(m, mcpy_adamw_methods) < 0) goto fail;
+    if (add_methods(m, mcpy_rope_methods) < 0) goto fail;
+    if (add_methods(m, mcpy_embedding_bag_methods) < 0) goto fail;
+    if (add_methods(m, mcpy_activations_methods) < 0) goto fail;
+    if (add_methods(m, mcpy_softmax_methods) < 0) goto fail;
     if (add_methods(m, mcpy_linalg_direct_methods) < 0) goto fail;
     return m;
 fail:

@@ -21,6 +21,11 @@ PyObject *mcpy_raise(mc_status status);
 
 /* Each op family adds its methods to the module (defined in src/python/<family>.c). */
 extern PyMethodDef mcpy_rmsnorm_methods[];
+extern PyMethodDef mcpy_adamw_methods[];
+extern PyMethodDef mcpy_rope_methods[];
+extern PyMethodDef mcpy_embedding_bag_methods[];
+extern PyMethodDef mcpy_activations_methods[];
+extern PyMethodDef mcpy_softmax_methods[];
 extern PyMethodDef mcpy_linalg_direct_methods[];
 
 #endif

@@ -1,0 +1,102 @@
+"""Fused softmax along any dimension, forward and backward (backward saves only the output), with
+torch.softmax's semantics: result in the dtype of the input, computed in fp32 (fp64 for fp64);
+rows of all -inf, or holding +inf or NaN, give NaN."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from . import _C
+from ._backend import FLOAT_DTYPES, eager_direct
+
+__all__ = ["fused_softmax"]
+
+
+class SoftmaxDimError(IndexError, ValueError):
+    """dim out of range: an IndexError as torch raises, and a ValueError as metalcore's bad values."""
+
+
+_ws_cache: dict = {}
+
+
+def _workspace(x: Tensor, dim: int) -> Optional[Tensor]:
+    """Scratch for the split-row path on CUDA (None when not needed). The size depends only on
+    shape, dtype, dim and device, so it is cached."""
+    if not x.is_cuda:
+        return None
+    key = (tuple(x.shape), x.dtype, dim, x.device.index)
+    n = _ws_cache.get(key)
+    if n is None:
+        n = _C.softmax_workspace_size(x, dim)
+        if len(_ws_cache) > 4096:
+            _ws_cache.clear()
+        _ws_cache[key] = n
+    return torch.empty(n, dtype=torch.uint8, device=x.device) if n else None
+
+
+def _forward(x: Tensor, dim: int) -> Tensor:
+    y = torch.empty_like(x, memory_format=torch.contiguous_format)
+    _C.softmax_forward(x, dim, y, _workspace(x, dim))
+    return y
+
+
+@torch.library.custom_op("metalcore::softmax", mutates_args=())
+def _softmax_op(x: Tensor, dim: int) -> Tensor:
+    return _forward(x, dim)
+
+
+@_softmax_op.register_fake
+def _(x, dim):
+    return torch.empty_like(x, memory_format=torch.contiguous_format)
+
+
+@torch.library.custom_op("metalcore::softmax_backward", mutates_args=())
+def _softmax_backward_op(dy: Tensor, y: Tensor, dim: int) -> Tensor:
+    dx = torch.empty_like(y, memory_format=torch.contiguous_format)
+    _C.softmax_backward(dy, y, dim, dx, _workspace(y, dim))
+    return dx
+
+
+@_softmax_backward_op.register_fake
+def _(dy, y, dim):
+    return torch.empty_like(y, memory_format=torch.contiguous_format)
+
+
+def _setup_context(ctx, inputs, output):
+    ctx.dim = inputs[1]
+    ctx.save_for_backward(output)
+
+
+def _backward(ctx, dy):
+    (y,) = ctx.saved_tensors
+    return _softmax_backward_op(dy.contiguous(), y, ctx.dim), None
+
+
+_softmax_op.register_autograd(_backward, setup_context=_setup_context)
+
+
+def fused_softmax(x: Tensor, dim: int = -1, dtype: Optional[torch.dtype] = None) -> Tensor:
+    """Softmax of x along `dim` (any dimension; negative counts from the end), like
+    torch.softmax(x, dim, dtype): with `dtype`, x is first cast to it. Forward and backward are
+    fused kernels on CPU and CUDA; backward saves only the output."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"fused_softmax: input must be a Tensor, not {type(x).__name__}")
+    if dtype is not None:
+        x = x.to(dtype)
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"fused_softmax: input has dtype {x.dtype}; expected float32, float16, bfloat16 "
+                        "or float64")
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise TypeError(f"fused_softmax: dim must be an int, not {type(dim).__name__}")
+    nd = max(x.dim(), 1)
+    if not -nd <= dim < nd:
+        raise SoftmaxDimError(f"fused_softmax: dim {dim} out of range for a tensor of rank {x.dim()}")
+    dim = dim % nd
+    x = x.contiguous()
+    if x.numel() == 0:
+        return torch.empty_like(x) if eager_direct(x) else x * 1  # keep autograd connected
+    if eager_direct(x):
+        return _forward(x, dim)
+    return _softmax_op(x, dim)

@@ -1,0 +1,152 @@
+"""fused_softmax: forward and gradient against float64 references along every dimension, shapes that
+hit each CUDA path (registers, generic, split-row, column), non-finite rows, bad input."""
+import pytest
+import torch
+
+import metalcore
+from metalcore import _C
+from helpers import assert_close_lp
+
+DTYPES = [torch.float32, torch.float16, torch.bfloat16, torch.float64]
+
+# (shape, dim): CUDA path in the comment (see src/cuda/softmax.cu).
+CASES = [
+    ((1, 1), -1),        # reg, one column
+    ((3, 7), -1),        # generic (odd width)
+    ((300, 1024), -1),   # reg, several rows per block
+    ((8, 4096), -1),     # split (few long rows)
+    ((2, 1, 5003), 2),   # split, odd width (scalar loads)
+    ((33, 1001), 1),     # generic
+    ((40, 33), 0),       # column (softmax over a leading dim)
+    ((3, 50, 6), 1),     # column
+    ((5,), 0),
+    ((), 0),             # rank 0
+]
+
+
+def _check(x, dim, device, dtype):
+    xs = x.to(device=device, dtype=dtype).requires_grad_()
+    x64 = xs.detach().double().cpu().requires_grad_()
+    xlp = xs.detach().cpu().requires_grad_()
+    y = metalcore.fused_softmax(xs, dim)
+    ref = torch.softmax(x64, dim)
+    lp = torch.softmax(xlp, dim)
+    assert y.dtype == dtype and y.shape == ref.shape
+    assert_close_lp(y, ref, lp, f"softmax {tuple(x.shape)} dim {dim} forward")
+    dy = torch.randn(ref.shape, dtype=torch.float64)
+    y.backward(dy.to(device=device, dtype=dtype))
+    ref.backward(dy)
+    lp.backward(dy.to(dtype))
+    assert_close_lp(xs.grad, x64.grad, xlp.grad, f"softmax {tuple(x.shape)} dim {dim} grad")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,dim", CASES)
+def test_softmax(device, dtype, shape, dim):
+    if device == "cuda" and dtype == torch.float64:
+        pytest.skip("float64 is CPU-only")
+    _check(torch.randn(shape) * 4, dim, device, dtype)
+
+
+@pytest.mark.parametrize("n", [262144, 32768, 65536 + 4])
+def test_softmax_long_rows(device, n):
+    """Very long rows: the split path on CUDA (and reg/split boundaries), fp32 and bf16."""
+    rows = 2 if n < 262144 else 1
+    for dtype in (torch.float32, torch.bfloat16):
+        _check(torch.randn(rows, n) * 4, -1, device, dtype)
+
+
+def test_softmax_views_and_large_values(device):
+    base = torch.randn(64, 48, device=device) * 50  # large logits: exp must be shifted by the max
+    for x, d in ((base.t(), 0), (base.t(), 1), (base[:, ::3], -1), (base.reshape(-1)[1:].reshape(37, 83), 1)):
+        torch.testing.assert_close(metalcore.softmax(x, d), torch.softmax(x, d), rtol=1e-5, atol=1e-7)
+    e = torch.empty(0, 7, device=device)
+    assert metalcore.fused_softmax(e).shape == (0, 7)
+    assert metalcore.fused_softmax(torch.empty(4, 0, device=device), 1).shape == (4, 0)
+    x16 = torch.randn(4, 10, device=device)
+    torch.testing.assert_close(metalcore.fused_softmax(x16, 1, dtype=torch.float64),
+                               torch.softmax(x16, 1, dtype=torch.float64))
+
+
+# Widths that put a row on each CUDA path: reg (64), generic (63), split (8192, with 2 rows).
+@pytest.mark.parametrize("n", [64, 63, 8192])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_softmax_non_finite(device, n, dtype):
+    """Rows of all -inf, with one +inf, with NaN, with some -inf: as torch (NaN where torch is)."""
+    x = torch.randn(6, n) * 3
+    x[0] = float("-inf")
+    x[1, n // 3] = float("inf")
+    x[2, n // 2] = float("nan")
+    x[3, ::2] = float("-inf")
+    x[4, 0] = float("-inf")  # -inf first: the online max starts from it
+    x[5, n - 1] = float("inf")
+    x[5, 0] = float("-inf")
+    x = x.to(dtype)
+    for xx, d in ((x, 1), (x.t().contiguous(), 0)):  # row paths and the column path
+        y = metalcore.fused_softmax(xx.to(device), d).cpu()
+        ref = torch.softmax(xx.double(), d)
+        assert torch.equal(torch.isnan(y), torch.isnan(ref)), "NaN pattern differs from torch"
+        ok = ~torch.isnan(ref)
+        assert (y.double()[ok] - ref[ok]).abs().max() <= 2e-2
+
+
+@pytest.mark.parametrize("shape,dim", [((37, 64), 1), ((3, 63), 1), ((2, 8192), 1), ((9, 5, 3), 1)])
+def test_outputs_fully_written(device, shape, dim):
+    for dt in (torch.float32, torch.float16):
+        x = torch.randn(shape, device=device, dtype=dt)
+        ws_bytes = _C.softmax_workspace_size(x, dim)
+        ws = torch.empty(ws_bytes, dtype=torch.uint8, device=device) if ws_bytes else None
+        y = torch.full_like(x, float("nan"))
+        _C.softmax_forward(x, dim, y, ws)
+        dx = torch.full_like(x, float("nan"))
+        _C.softmax_backward(torch.randn_like(x), y, dim, dx, ws)
+        assert not torch.isnan(y).any() and not torch.isnan(dx).any()
+
+
+def test_softmax_bad_input(device):
+    x = torch.randn(3, 4, device=device)
+    with pytest.raises(IndexError):
+        metalcore.fused_softmax(x, 2)
+    with pytest.raises(ValueError):  # also a ValueError
+        metalcore.fused_softmax(x, -3)
+    with pytest.raises(TypeError):
+        metalcore.fused_softmax(x, 1.0)
+    with pytest.raises(TypeError):
+        metalcore.fused_softmax(torch.arange(5, device=device))
+    with pytest.raises(TypeError):
+        metalcore.fused_softmax("x")
+    with pytest.raises(ValueError):  # C boundary: shape mismatch, dim out of range
+        _C.softmax_forward(x, 1, torch.empty(4, 3, device=device), None)
+    with pytest.raises(ValueError):
+        _C.softmax_forward(x, 5, torch.empty_like(x), None)
+    with pytest.raises(ValueError):  # dx aliasing y
+        y = torch.softmax(x, 1)
+        _C.softmax_backward(torch.ones_like(y), y, 1, y, None)
+    if device == "cuda":
+        with pytest.raises(TypeError):
+            metalcore.fused_softmax(torch.randn(3, device=device, dtype=torch.float64))
+        with pytest.raises(ValueError):  # split path without its workspace
+            z = torch.randn(1, 1 << 16, device=device)
+            _C.softmax_forward(z, 1, torch.empty_like(z), None)
+
+
+def test_opcheck_and_compile():
+    import sys
+
+    S = sys.modules["metalcore.softmax"]  # the module; metalcore.softmax is the alias of fused_softmax
+
+    x = torch.randn(3, 8, requires_grad=True)
+    torch.library.opcheck(S._softmax_op, (x, 1))
+    torch.library.opcheck(S._softmax_op, (x, 0))
+
+    def f(a):
+        return (metalcore.fused_softmax(a, 0) * torch.arange(8.0)).sum()
+
+    a = torch.randn(5, 8, requires_grad=True)
+    out = torch.compile(f, fullgraph=True, backend="aot_eager")(a)
+    out.backward()
+    a2 = a.detach().requires_grad_()
+    ref = (torch.softmax(a2, 0) * torch.arange(8.0)).sum()
+    ref.backward()
+    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(a.grad, a2.grad)
