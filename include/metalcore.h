@@ -134,6 +134,7 @@ MC_API const char *mc_cuda_architectures(void);
 #include "metalcore/softmax.h"
 #include "metalcore/eigh.h"
 #include "metalcore/svd.h"
+#include "metalcore/linalg_direct.h"
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,7 @@ from .softmax import fused_softmax
 from .eigh import eigh, eigh_ex
 from .svd import svd, svd_ex
 from .lstsq import lstsq, pinv
+from .linalg_direct import cholesky, cholesky_ex, lu_factor, lu_factor_ex, lu_solve, qr, solve, trsm
 
 __version__ = version()
 
@@ -53,4 +54,12 @@ __all__ = [
     "svd_ex",
     "lstsq",
     "pinv",
+    "cholesky",
+    "cholesky_ex",
+    "solve",
+    "lu_factor",
+    "lu_factor_ex",
+    "lu_solve",
+    "trsm",
+    "qr",
 ]

@@ -190,6 +190,7 @@ PyMODINIT_FUNC PyInit__C(void) {
     if (add_methods(m, mcpy_softmax_methods) < 0) goto fail;
     if (add_methods(m, mcpy_eigh_methods) < 0) goto fail;
     if (add_methods(m, mcpy_svd_methods) < 0) goto fail;
+    if (add_methods(m, mcpy_linalg_direct_methods) < 0) goto fail;
     return m;
 fail:
     Py_DECREF(m);

@@ -28,5 +28,6 @@ extern PyMethodDef mcpy_activations_methods[];
 extern PyMethodDef mcpy_softmax_methods[];
 extern PyMethodDef mcpy_eigh_methods[];
 extern PyMethodDef mcpy_svd_methods[];
+extern PyMethodDef mcpy_linalg_direct_methods[];
 
 #endif

@@ -688,6 +688,138 @@ static void test_eigh_svd(void) {
     for (int j = 1; j < M; ++j) CHECK(s[j - 1] >= s[j], "svd descending\n");
 }
 
+/* ---- direct factorizations: bad arguments and CPU values ------------------------------------- */
+
+static void test_linalg_direct_bad_arguments(void) {
+    double a[2 * 9], l[2 * 9], b[2 * 6], x[2 * 6];
+    int32_t info[2], piv[2 * 3];
+    int64_t s3[3] = {2, 3, 3}, s32[3] = {2, 3, 2}, s2[1] = {2}, sp[2] = {2, 3}, s23[3] = {2, 2, 3};
+    for (int i = 0; i < 18; ++i) a[i] = (i % 4 == 0) ? 4.0 : 0.5; /* 2 x SPD 3x3 */
+    for (int i = 0; i < 12; ++i) b[i] = 1.0;
+    mc_tensor A = make(a, MC_DTYPE_F64, 3, s3), L = make(l, MC_DTYPE_F64, 3, s3);
+    mc_tensor I = make(info, MC_DTYPE_I32, 1, s2), P = make(piv, MC_DTYPE_I32, 2, sp);
+    mc_tensor B = make(b, MC_DTYPE_F64, 3, s32), X = make(x, MC_DTYPE_F64, 3, s32);
+    CHECK(mc_cholesky(&A, 0, &L, &I, NULL) == MC_STATUS_SUCCESS, "cholesky valid\n");
+    CHECK(mc_cholesky(NULL, 0, &L, &I, NULL) == MC_STATUS_INVALID_ARGUMENT, "cholesky NULL A\n");
+    CHECK(mc_cholesky(&A, 0, &A, &I, NULL) == MC_STATUS_INVALID_ARGUMENT, "cholesky alias\n");
+    CHECK(mc_cholesky(&A, 0, &L, &P, NULL) == MC_STATUS_SHAPE_MISMATCH, "cholesky info shape\n");
+    mc_tensor Lf = make(l, MC_DTYPE_F32, 3, s3);
+    CHECK(mc_cholesky(&A, 0, &Lf, &I, NULL) == MC_STATUS_UNSUPPORTED_DTYPE, "cholesky out dtype\n");
+    mc_tensor W = make(a, MC_DTYPE_F64, 3, s23);
+    CHECK(mc_cholesky(&W, 0, &L, &I, NULL) == MC_STATUS_SHAPE_MISMATCH, "cholesky non-square\n");
+    mc_tensor Ah = make(a, MC_DTYPE_F16, 3, s3);
+    CHECK(mc_cholesky(&Ah, 0, &L, &I, NULL) == MC_STATUS_UNSUPPORTED_DTYPE, "cholesky f16\n");
+    mc_tensor Anc = A;
+    Anc.strides[1] = 1;
+    Anc.strides[2] = 3;
+    CHECK(mc_cholesky(&Anc, 0, &L, &I, NULL) == MC_STATUS_INVALID_ARGUMENT, "cholesky non-contiguous\n");
+    CHECK(mc_lu_factor(&A, &L, &P, &I, NULL) == MC_STATUS_SUCCESS, "lu_factor valid\n");
+    CHECK(mc_lu_factor(&A, &L, &I, &I, NULL) == MC_STATUS_SHAPE_MISMATCH, "lu_factor pivots shape\n");
+    CHECK(mc_lu_solve(&L, &P, &B, 0, &X, NULL) == MC_STATUS_SUCCESS, "lu_solve valid\n");
+    CHECK(mc_lu_solve(&L, &P, &B, 0, &B, NULL) == MC_STATUS_INVALID_ARGUMENT, "lu_solve alias\n");
+    piv[1] = 99;
+    CHECK(mc_lu_solve(&L, &P, &B, 0, &X, NULL) == MC_STATUS_INVALID_ARGUMENT, "lu_solve bad pivot\n");
+    size_t ws = 0;
+    CHECK(mc_solve_workspace_size(&A, &B, &ws) == MC_STATUS_SUCCESS && ws > 0, "solve ws\n");
+    CHECK(mc_solve_workspace_size(&A, &B, NULL) == MC_STATUS_INVALID_ARGUMENT, "solve ws NULL\n");
+    CHECK(mc_solve(&A, &B, &X, &I, NULL, 0, NULL) == MC_STATUS_INVALID_ARGUMENT, "solve no workspace\n");
+    mc_tensor Bw = make(b, MC_DTYPE_F64, 3, s23);
+    CHECK(mc_solve(&A, &Bw, &X, &I, NULL, 0, NULL) == MC_STATUS_SHAPE_MISMATCH, "solve B rows\n");
+    CHECK(mc_trsm(&A, &B, 1, 0, 0, &X, NULL) == MC_STATUS_SUCCESS, "trsm valid\n");
+    CHECK(mc_trsm(&A, &B, 1, 0, 0, &B, NULL) == MC_STATUS_INVALID_ARGUMENT, "trsm alias\n");
+    CHECK(mc_qr_workspace_size(&A, (mc_qr_mode)7, &ws) == MC_STATUS_INVALID_ARGUMENT, "qr bad mode\n");
+    CHECK(mc_qr(&A, MC_QR_MODE_R, &L, &X, NULL, 0, NULL) == MC_STATUS_INVALID_ARGUMENT, "qr mode r with Q\n");
+    CHECK(mc_qr(&A, MC_QR_MODE_REDUCED, NULL, &L, NULL, 0, NULL) == MC_STATUS_INVALID_ARGUMENT, "qr Q NULL\n");
+    CHECK(mc_qr(&A, MC_QR_MODE_REDUCED, &X, &L, NULL, 0, NULL) == MC_STATUS_SHAPE_MISMATCH, "qr Q shape\n");
+    int64_t s0[3] = {0, 3, 3}, s0b[1] = {0};
+    mc_tensor A0 = make(NULL, MC_DTYPE_F64, 3, s0), I0 = make(NULL, MC_DTYPE_I32, 1, s0b);
+    CHECK(mc_cholesky(&A0, 0, &A0, &I0, NULL) == MC_STATUS_SUCCESS, "empty batch\n");
+}
+
+/* Random well-conditioned matrices; checks residuals in double against the inputs. */
+static void test_linalg_direct_values(int64_t batch, int64_t m, int64_t n) {
+    const int64_t k = m < n ? m : n, sq = m, nrhs = 3;
+    double *a = malloc(sizeof(double) * batch * m * n), *q = malloc(sizeof(double) * batch * m * k);
+    double *r = malloc(sizeof(double) * batch * k * n), *spd = malloc(sizeof(double) * batch * sq * sq);
+    double *l = malloc(sizeof(double) * batch * sq * sq), *b = malloc(sizeof(double) * batch * sq * nrhs);
+    double *x = malloc(sizeof(double) * batch * sq * nrhs);
+    int32_t *info = malloc(sizeof(int32_t) * batch);
+    for (int64_t i = 0; i < batch * m * n; ++i) a[i] = urand();
+    for (int64_t i = 0; i < batch * sq * nrhs; ++i) b[i] = urand();
+    double *g = malloc(sizeof(double) * batch * sq * sq);
+    for (int64_t i = 0; i < batch * sq * sq; ++i) g[i] = urand();
+    for (int64_t t = 0; t < batch; ++t) /* spd = G G^T / sq + I */
+        for (int64_t i = 0; i < sq; ++i)
+            for (int64_t j = 0; j < sq; ++j) {
+                double s = i == j ? 1.0 : 0.0;
+                for (int64_t p = 0; p < sq; ++p) s += g[(t * sq + i) * sq + p] * g[(t * sq + j) * sq + p] / (double)sq;
+                spd[(t * sq + i) * sq + j] = s;
+            }
+    free(g);
+    int64_t sa[3] = {batch, m, n}, sqs[3] = {batch, m, k}, srs[3] = {batch, k, n}, ss[3] = {batch, sq, sq};
+    int64_t sb[3] = {batch, sq, nrhs}, si[1] = {batch};
+    mc_tensor A = make(a, MC_DTYPE_F64, 3, sa), Q = make(q, MC_DTYPE_F64, 3, sqs), R = make(r, MC_DTYPE_F64, 3, srs);
+    mc_tensor S = make(spd, MC_DTYPE_F64, 3, ss), L = make(l, MC_DTYPE_F64, 3, ss), I = make(info, MC_DTYPE_I32, 1, si);
+    mc_tensor B = make(b, MC_DTYPE_F64, 3, sb), X = make(x, MC_DTYPE_F64, 3, sb);
+    size_t ws_bytes = 0;
+    CHECK(mc_qr_workspace_size(&A, MC_QR_MODE_REDUCED, &ws_bytes) == MC_STATUS_SUCCESS, "qr ws\n");
+    void *ws = malloc(ws_bytes ? ws_bytes : 1);
+    CHECK(mc_qr(&A, MC_QR_MODE_REDUCED, &Q, &R, ws, ws_bytes, NULL) == MC_STATUS_SUCCESS, "qr %lldx%lld\n", (long long)m, (long long)n);
+    double e_qr = 0, e_orth = 0;
+    for (int64_t t = 0; t < batch; ++t) {
+        for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j) {
+                double s = 0;
+                for (int64_t p = 0; p < k; ++p) s += q[(t * m + i) * k + p] * r[(t * k + p) * n + j];
+                e_qr = fmax(e_qr, fabs(s - a[(t * m + i) * n + j]));
+            }
+        for (int64_t i = 0; i < k; ++i)
+            for (int64_t j = 0; j < k; ++j) {
+                double s = 0;
+                for (int64_t p = 0; p < m; ++p) s += q[(t * m + p) * k + i] * q[(t * m + p) * k + j];
+                e_orth = fmax(e_orth, fabs(s - (i == j)));
+            }
+    }
+    CHECK(e_qr < 1e-13 * (m + n) && e_orth < 1e-13 * (m + n), "qr %lldx%lld: %.3g %.3g\n", (long long)m, (long long)n, e_qr, e_orth);
+    free(ws);
+    CHECK(mc_cholesky(&S, 0, &L, &I, NULL) == MC_STATUS_SUCCESS, "cholesky\n");
+    double e_ch = 0;
+    for (int64_t t = 0; t < batch; ++t) {
+        CHECK(info[t] == 0, "cholesky info %d\n", info[t]);
+        for (int64_t i = 0; i < sq; ++i)
+            for (int64_t j = 0; j < sq; ++j) {
+                double s = 0;
+                for (int64_t p = 0; p < sq; ++p) s += l[(t * sq + i) * sq + p] * l[(t * sq + j) * sq + p];
+                e_ch = fmax(e_ch, fabs(s - spd[(t * sq + i) * sq + j]));
+            }
+    }
+    CHECK(e_ch < 1e-13 * sq, "cholesky residual %.3g\n", e_ch);
+    CHECK(mc_solve_workspace_size(&S, &B, &ws_bytes) == MC_STATUS_SUCCESS, "solve ws\n");
+    ws = malloc(ws_bytes ? ws_bytes : 1);
+    CHECK(mc_solve(&S, &B, &X, &I, ws, ws_bytes, NULL) == MC_STATUS_SUCCESS, "solve\n");
+    double e_sv = 0;
+    for (int64_t t = 0; t < batch; ++t)
+        for (int64_t i = 0; i < sq; ++i)
+            for (int64_t c = 0; c < nrhs; ++c) {
+                double s = 0;
+                for (int64_t p = 0; p < sq; ++p) s += spd[(t * sq + i) * sq + p] * x[(t * sq + p) * nrhs + c];
+                e_sv = fmax(e_sv, fabs(s - b[(t * sq + i) * nrhs + c]));
+            }
+    CHECK(e_sv < 1e-12 * sq, "solve residual %.3g\n", e_sv);
+    CHECK(mc_trsm(&L, &B, 1, 1, 0, &X, NULL) == MC_STATUS_SUCCESS, "trsm\n"); /* L^T x = b */
+    double e_tr = 0;
+    for (int64_t t = 0; t < batch; ++t)
+        for (int64_t i = 0; i < sq; ++i)
+            for (int64_t c = 0; c < nrhs; ++c) {
+                double s = 0;
+                for (int64_t p = i; p < sq; ++p) s += l[(t * sq + p) * sq + i] * x[(t * sq + p) * nrhs + c];
+                e_tr = fmax(e_tr, fabs(s - b[(t * sq + i) * nrhs + c]));
+            }
+    CHECK(e_tr < 1e-12 * sq, "trsm residual %.3g\n", e_tr);
+    free(ws);
+    free(a); free(q); free(r); free(spd); free(l); free(b); free(x); free(info);
+}
+
 int main(void) {
     test_basics();
     test_half_conversions();
@@ -708,6 +840,10 @@ int main(void) {
             if (dts[d] != MC_DTYPE_F32 && dts[d] != MC_DTYPE_F64)
                 test_rmsnorm_values(dts[d], MC_DTYPE_F32, shapes[s][0], shapes[s][1], tols[d]);
         }
+    test_linalg_direct_bad_arguments();
+    test_linalg_direct_values(3, 5, 5);
+    test_linalg_direct_values(2, 9, 4);
+    test_linalg_direct_values(1, 17, 17);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

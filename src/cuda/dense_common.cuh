@@ -1,0 +1,203 @@
+/* Shared pieces of the CUDA direct factorizations (cholesky.cu, lu.cu, trsm.cu, qr.cu): the
+ * working type, matrix layouts, shared-memory opt-in, and the triangular-solve and row-pivot
+ * kernels that trsm, lu_solve and solve all use. The algorithms mirror src/cpu/dense_kernels.h.
+ *
+ * Ideas, not code: one thread block per small matrix resident in shared memory, as in MAGMA's
+ * batched factorizations (magma_*_batched "small size" kernels) and cuSolverDx. */
+#ifndef MC_CUDA_DENSE_COMMON_CUH
+#define MC_CUDA_DENSE_COMMON_CUH
+
+#include "../core/linalg_direct.h"
+#include "common.cuh"
+
+namespace mc {
+namespace dense {
+
+/* Working (accumulation) type: f32 for f32/f16/bf16, f64 for f64. */
+template <typename T> struct Acc { using type = float; };
+template <> struct Acc<double> { using type = double; };
+
+template <typename T> __device__ __forceinline__ typename Acc<T>::type ld_c(T v) { return to_float(v); }
+template <> __device__ __forceinline__ double ld_c<double>(double v) { return v; }
+template <typename T> __device__ __forceinline__ T st_c(typename Acc<T>::type v) { return from_float<T>(v); }
+template <> __device__ __forceinline__ double st_c<double>(double v) { return v; }
+
+template <typename C> __device__ __forceinline__ C wsum(C v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* Element (i, j) of a matrix: column-major with leading dimension ld (shared-memory copies,
+ * padded to an odd ld so a warp walking a row touches 32 banks), row-major, or packed lower
+ * triangle (i >= j) by rows. */
+struct ColMajor {
+    int64_t ld;
+    __device__ __forceinline__ int64_t operator()(int64_t i, int64_t j) const { return j * ld + i; }
+};
+struct RowMajor {
+    int64_t ld;
+    __device__ __forceinline__ int64_t operator()(int64_t i, int64_t j) const { return i * ld + j; }
+};
+struct PackedLower {
+    __device__ __forceinline__ int64_t operator()(int64_t i, int64_t j) const { return i * (i + 1) / 2 + j; }
+};
+
+__host__ __device__ inline int64_t odd_ld(int64_t m) { return (m % 2 == 0) ? m + 1 : m; }
+
+/* Largest dynamic shared memory a block may opt into on `device` (cached). */
+inline int max_smem(int device) {
+    static int cache[64];
+    if (device < 0 || device >= 64) return 48 * 1024;
+    if (cache[device] == 0) {
+        int v = 0;
+        if (cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess || v <= 0) {
+            cudaGetLastError();
+            v = 48 * 1024;
+        }
+        cache[device] = v;
+    }
+    return cache[device];
+}
+
+/* Lets `kernel` launch with `bytes` of dynamic shared memory (needed above 48 KiB). */
+template <typename K> inline mc_status allow_smem(K *kernel, size_t bytes, const char *what) {
+    if (bytes <= 48 * 1024) return MC_STATUS_SUCCESS;
+    cudaError_t e = cudaFuncSetAttribute(reinterpret_cast<const void *>(kernel),
+                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
+    if (e != cudaSuccess) return mc_fail(MC_STATUS_CUDA_ERROR, "%s: shared memory opt-in: %s", what, cudaGetErrorString(e));
+    return MC_STATUS_SUCCESS;
+}
+
+/* Threads for a block that works column by column, one warp per column: enough warps to
+ * cover `cols` columns in a few rounds, at most max_warps. */
+inline int block_threads(int64_t cols, int max_warps) {
+    int64_t w = (cols + 3) / 4;
+    if (w < 1) w = 1;
+    if (w > max_warps) w = max_warps;
+    return (int)w * 32;
+}
+
+/* ---- triangular solve op(A) X = B, in place allowed (X == B) ------------------------------- */
+/* A: (batch, n, n) row-major, stride sA per matrix; B, X: (batch, n, k), stride sB.
+ * op(A)(i, j) = trans ? A[j][i] : A[i][j]; op(A) is lower triangular when lower ^ trans. */
+
+/* One warp per right-hand side (for few right-hand sides): each step i is one dot product of
+ * row i of op(A) with the solved part of x, split over the lanes. Block: 4 warps = 4 columns. */
+template <typename C>
+__global__ void __launch_bounds__(128)
+    trsm_warp_kernel(const C *A, int64_t sA, const C *B, C *X, int64_t sB, int n, int k, int lower,
+                     int trans, int unit) {
+    const int lane = threadIdx.x & 31;
+    const int c = blockIdx.y * 4 + (threadIdx.x >> 5);
+    if (c >= k) return;
+    const int64_t b = blockIdx.x;
+    const C *a = A + b * sA;
+    const C *bb = B + b * sB;
+    C *x = X + b * sB;
+    const bool el = (lower ^ trans) != 0;
+    for (int s = 0; s < n; ++s) {
+        const int i = el ? s : n - 1 - s;
+        const int j0 = el ? 0 : i + 1, j1 = el ? i : n;
+        C acc = 0;
+        for (int j = j0 + lane; j < j1; j += 32)
+            acc += (trans ? a[(int64_t)j * n + i] : a[(int64_t)i * n + j]) * x[(int64_t)j * k + c];
+        acc = wsum(acc);
+        if (lane == 0) {
+            C v = bb[(int64_t)i * k + c] - acc;
+            if (!unit) v /= a[(int64_t)i * n + i];
+            x[(int64_t)i * k + c] = v;
+        }
+        __syncwarp(); /* orders lane 0's write of x_i before the other lanes read it */
+    }
+}
+
+/* One thread per right-hand side (for many): the substitution of the CPU reference, with the
+ * element of op(A) broadcast to the warp and x read along rows (coalesced across threads). */
+template <typename C>
+__global__ void __launch_bounds__(128)
+    trsm_col_kernel(const C *A, int64_t sA, const C *B, C *X, int64_t sB, int n, int k, int lower,
+                    int trans, int unit) {
+    const int c = blockIdx.y * blockDim.x + threadIdx.x;
+    if (c >= k) return;
+    const int64_t b = blockIdx.x;
+    const C *a = A + b * sA;
+    const C *bb = B + b * sB;
+    C *x = X + b * sB;
+    const bool el = (lower ^ trans) != 0;
+    for (int s = 0; s < n; ++s) {
+        const int i = el ? s : n - 1 - s;
+        const int j0 = el ? 0 : i + 1, j1 = el ? i : n;
+        C acc = bb[(int64_t)i * k + c];
+        for (int j = j0; j < j1; ++j)
+            acc -= (trans ? a[(int64_t)j * n + i] : a[(int64_t)i * n + j]) * x[(int64_t)j * k + c];
+        if (!unit) acc /= a[(int64_t)i * n + i];
+        x[(int64_t)i * k + c] = acc;
+    }
+}
+
+template <typename C>
+inline mc_status launch_trsm(const C *A, int64_t sA, const C *B, C *X, int64_t sB, int64_t batch, int n,
+                             int k, int lower, int trans, int unit, cudaStream_t s) {
+    if (k <= 8) {
+        dim3 grid((unsigned)batch, (unsigned)((k + 3) / 4));
+        trsm_warp_kernel<C><<<grid, 128, 0, s>>>(A, sA, B, X, sB, n, k, lower, trans, unit);
+    } else {
+        const int t = k >= 128 ? 128 : ((k + 31) / 32) * 32;
+        dim3 grid((unsigned)batch, (unsigned)((k + t - 1) / t));
+        trsm_col_kernel<C><<<grid, t, 0, s>>>(A, sA, B, X, sB, n, k, lower, trans, unit);
+    }
+    return check_launch("trsm");
+}
+
+/* ---- row interchanges --------------------------------------------------------------------- */
+/* dst: (batch, n, k) working copy. If src is given, dst = src (converted) first; then, if piv is
+ * given (1-based, (batch, n)), the swaps row i <-> piv[i]-1 in order (forward) or in reverse.
+ * One thread per column; an out-of-range pivot is skipped (never read out of bounds). */
+template <typename TI, typename C>
+__global__ void pivot_rows_kernel(const TI *src, C *dst, const int32_t *piv, int n, int k, int forward) {
+    const int c = blockIdx.y * blockDim.x + threadIdx.x;
+    if (c >= k) return;
+    const int64_t b = blockIdx.x, off = b * (int64_t)n * k;
+    if (src)
+        for (int i = 0; i < n; ++i) dst[off + (int64_t)i * k + c] = ld_c(src[off + (int64_t)i * k + c]);
+    if (!piv) return;
+    const int32_t *p = piv + b * n;
+    for (int s = 0; s < n; ++s) {
+        const int i = forward ? s : n - 1 - s;
+        const int q = p[i] - 1;
+        if (q < 0 || q >= n || q == i) continue;
+        C t = dst[off + (int64_t)i * k + c];
+        dst[off + (int64_t)i * k + c] = dst[off + (int64_t)q * k + c];
+        dst[off + (int64_t)q * k + c] = t;
+    }
+}
+
+template <typename TI, typename C>
+inline mc_status launch_pivot_rows(const TI *src, C *dst, const int32_t *piv, int64_t batch, int n, int k,
+                                   int forward, cudaStream_t s) {
+    const int t = k >= 128 ? 128 : ((k + 31) / 32) * 32;
+    dim3 grid((unsigned)batch, (unsigned)((k + t - 1) / t));
+    pivot_rows_kernel<TI, C><<<grid, t, 0, s>>>(src, dst, piv, n, k, forward);
+    return check_launch("row interchanges");
+}
+
+template <typename C, typename TO>
+__global__ void cast_kernel(const C *src, TO *dst, int64_t count) {
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x)
+        dst[i] = st_c<TO>(src[i]);
+}
+
+template <typename C, typename TO>
+inline mc_status launch_cast(const C *src, TO *dst, int64_t count, int device, cudaStream_t s) {
+    int64_t blocks = (count + 255) / 256, cap = (int64_t)sm_count(device) * 8;
+    if (blocks > cap) blocks = cap;
+    if (blocks < 1) blocks = 1;
+    cast_kernel<C, TO><<<(unsigned)blocks, 256, 0, s>>>(src, dst, count);
+    return check_launch("cast");
+}
+
+} // namespace dense
+} // namespace mc
+
+#endif
