@@ -99,7 +99,7 @@ __global__ void __launch_bounds__(kBlockThreads, NV >= 8 ? 2 : 4)
 /* dwp: (gridDim.x * blockDim.y, n) fp32 partial sums of dweight, or NULL. The weight is re-read
  * per row (an L1 hit) rather than held, to keep registers for x, dy and the dweight sums. */
 template <typename T, typename W, int NV>
-__global__ void __launch_bounds__(kBlockThreads, NV >= 4 ? 1 : 2)
+__global__ void __launch_bounds__(kBlockThreads, NV >= 4 ? 1 : 3)
     rmsnorm_bwd_reg(const T *__restrict__ dy, const T *__restrict__ x, const W *__restrict__ w,
                     const float *__restrict__ rstd, T *dx, float *__restrict__ dwp, int64_t rows,
                     int n, const T *dres) {
@@ -113,26 +113,19 @@ __global__ void __launch_bounds__(kBlockThreads, NV >= 4 ? 1 : 2)
         for (int j = 0; j < VEC; ++j) dwacc[i][j] = 0.f;
     const int64_t stride = (int64_t)gridDim.x * blockDim.y;
     int parity = 0;
-    /* Software pipelining: the next row's x and dy are loaded before this row's reduction and
-     * stores, so their latency hides behind the work on this row. */
-    RowPart<T, NV> xv, gv, xn, gn;
-    auto load_row = [&](int64_t rw, RowPart<T, NV> &xp, RowPart<T, NV> &gp) {
-        if (rw >= rows) return;
-#pragma unroll
-        for (int i = 0; i < NV; ++i) {
-            const int col = (i * tpr + tid) * VEC;
-            if (col < n) {
-                xp.p[i] = mc::load_pack<T, VEC>(x + rw * n + col);
-                gp.p[i] = mc::load_pack<T, VEC>(dy + rw * n + col);
-            }
-        }
-    };
-    load_row((int64_t)blockIdx.x * blockDim.y + threadIdx.y, xv, gv);
     for (int64_t base = (int64_t)blockIdx.x * blockDim.y; base < rows; base += stride) {
         const int64_t row = base + threadIdx.y;
         const bool active = row < rows;
         const int64_t off = row * n;
-        load_row(row + stride, xn, gn);
+        RowPart<T, NV> xv, gv;
+#pragma unroll
+        for (int i = 0; i < NV; ++i) {
+            const int col = (i * tpr + tid) * VEC;
+            if (active && col < n) {
+                xv.p[i] = mc::load_pack<T, VEC>(x + off + col);
+                gv.p[i] = mc::load_pack<T, VEC>(dy + off + col);
+            }
+        }
         const float r = active ? rstd[row] : 0.f;
         float dot = 0.f;
 #pragma unroll
@@ -150,11 +143,12 @@ __global__ void __launch_bounds__(kBlockThreads, NV >= 4 ? 1 : 2)
         }
         dot = row_sum(dot, red[parity]);
         parity ^= 1;
+        if (!active) continue;
         const float c = r * r * dot / (float)n;
 #pragma unroll
         for (int i = 0; i < NV; ++i) {
             const int col = (i * tpr + tid) * VEC;
-            if (active && col < n) {
+            if (col < n) {
                 Pack<T, VEC> out, add;
                 Pack<W, VEC> wp;
                 if (w) wp = mc::load_pack<W, VEC>(w + col);
@@ -170,8 +164,6 @@ __global__ void __launch_bounds__(kBlockThreads, NV >= 4 ? 1 : 2)
                 mc::store_pack<T, VEC>(dx + off + col, out);
             }
         }
-        xv = xn;
-        gv = gn;
     }
     if (!dwp) return;
     float *pr = dwp + ((int64_t)blockIdx.x * blockDim.y + threadIdx.y) * n;
