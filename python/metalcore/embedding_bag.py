@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from . import _C
-from ._backend import FLOAT_DTYPES, eager_direct
+from ._backend import FLOAT_DTYPES, eager_direct, fused_op
 
 __all__ = ["embedding_bag", "MetalEmbeddingBag"]
 
@@ -55,8 +55,7 @@ def _forward(weight, indices, offsets, psw, mode, include_last, padding_idx, val
     return out, cnt, mp
 
 
-@torch.library.custom_op("metalcore::embedding_bag", mutates_args=())
-def _eb_op(weight: Tensor, indices: Tensor, offsets: Optional[Tensor], psw: Optional[Tensor], mode: int,
+def _eb_impl(weight: Tensor, indices: Tensor, offsets: Optional[Tensor], psw: Optional[Tensor], mode: int,
            include_last: bool, padding_idx: int, validate: bool, deterministic: bool
            ) -> tuple[Tensor, Tensor, Tensor]:
     """Returns (out, bag_count, max_pos); max_pos is empty unless mode is max."""
@@ -64,16 +63,14 @@ def _eb_op(weight: Tensor, indices: Tensor, offsets: Optional[Tensor], psw: Opti
     return out, cnt, (mp if mp is not None else cnt.new_empty(0))
 
 
-@_eb_op.register_fake
-def _(weight, indices, offsets, psw, mode, include_last, padding_idx, validate, deterministic):
+def _eb_fake(weight, indices, offsets, psw, mode, include_last, padding_idx, validate, deterministic):
     nb = _nbags(indices, offsets, include_last)
     d = weight.shape[1]
     return (weight.new_empty((nb, d)), weight.new_empty((nb,), dtype=torch.int64),
             weight.new_empty((nb, d) if mode == 2 else (0,), dtype=torch.int64))
 
 
-@torch.library.custom_op("metalcore::embedding_bag_backward", mutates_args=())
-def _eb_backward_op(dout: Tensor, weight: Tensor, indices: Tensor, offsets: Optional[Tensor],
+def _eb_backward_impl(dout: Tensor, weight: Tensor, indices: Tensor, offsets: Optional[Tensor],
                     psw: Optional[Tensor], bag_count: Tensor, max_pos: Tensor, mode: int, include_last: bool,
                     padding_idx: int, deterministic: bool, want_dweight: bool, want_dpsw: bool
                     ) -> tuple[Tensor, Tensor]:
@@ -92,11 +89,13 @@ def _eb_backward_op(dout: Tensor, weight: Tensor, indices: Tensor, offsets: Opti
     return (dw if dw is not None else weight.new_empty(0)), (dpsw if dpsw is not None else weight.new_empty(0))
 
 
-@_eb_backward_op.register_fake
-def _(dout, weight, indices, offsets, psw, bag_count, max_pos, mode, include_last, padding_idx, deterministic,
+def _eb_backward_fake(dout, weight, indices, offsets, psw, bag_count, max_pos, mode, include_last, padding_idx, deterministic,
       want_dweight, want_dpsw):
     return (torch.empty_like(weight) if want_dweight else weight.new_empty(0),
             torch.empty_like(psw) if (want_dpsw and psw is not None) else weight.new_empty(0))
+
+
+_eb_backward_op = fused_op("embedding_bag_backward", _eb_backward_impl, _eb_backward_fake)
 
 
 def _setup_context(ctx, inputs, output):
@@ -113,12 +112,12 @@ def _backward(ctx, dout, _dcnt, _dmp):
     want_dpsw = psw is not None and ctx.needs_input_grad[3]
     if not (want_dw or want_dpsw):
         return None, None, None, None, None, None, None, None, None
-    dw, dpsw = _eb_backward_op(dout.contiguous(), weight, indices, offsets, psw, cnt, mp, mode, include_last,
+    dw, dpsw = _eb_backward_op(dout if dout.is_contiguous() else dout.contiguous(), weight, indices, offsets, psw, cnt, mp, mode, include_last,
                                padding_idx, deterministic, want_dw, want_dpsw)
     return (dw if want_dw else None), None, None, (dpsw if want_dpsw else None), None, None, None, None, None
 
 
-_eb_op.register_autograd(_backward, setup_context=_setup_context)
+_eb_op = fused_op("embedding_bag", _eb_impl, _eb_fake, _setup_context, _backward)
 
 
 def embedding_bag(input: Tensor, weight: Tensor, offsets: Optional[Tensor] = None, max_norm: Optional[float] = None,
