@@ -108,7 +108,7 @@ def _swiglu_forward(gate: Tensor, up: Optional[Tensor]) -> Tensor:
         g, u = _halves(gate)
     else:
         g, u = gate, up
-    y = torch.empty(g.shape, dtype=g.dtype, device=g.device)
+    y = torch.empty_like(g, memory_format=torch.contiguous_format)
     _C.swiglu_forward(g, u, y)
     return y
 

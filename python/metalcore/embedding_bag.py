@@ -37,11 +37,11 @@ def _nbags(indices: Tensor, offsets: Optional[Tensor], include_last: bool) -> in
 def _forward(weight, indices, offsets, psw, mode, include_last, padding_idx, validate, want_saved):
     nb = _nbags(indices, offsets, include_last)
     d = weight.shape[1]
-    out = torch.empty((nb, d), dtype=weight.dtype, device=weight.device)
-    cnt = torch.empty((nb,), dtype=torch.int64, device=weight.device) if want_saved else None
-    mp = torch.empty((nb, d), dtype=torch.int64, device=weight.device) if want_saved and mode == 2 else None
-    check = validate or weight.device.type == "cpu"  # free on the CPU: always on
-    err = torch.empty((4,), dtype=torch.int64, device=weight.device) if check else None
+    out = weight.new_empty(nb, d)
+    cnt = weight.new_empty(nb, dtype=torch.int64) if want_saved else None
+    mp = weight.new_empty(nb, d, dtype=torch.int64) if want_saved and mode == 2 else None
+    check = validate or weight.is_cpu  # free on the CPU: always on
+    err = weight.new_empty(4, dtype=torch.int64) if check else None
     _C.embedding_bag_forward(weight, indices, offsets, psw, mode, include_last, padding_idx, out, cnt, mp, err)
     if check:
         n_bad_idx, pos, n_bad_bags, bag = err.tolist()  # the one host sync on CUDA
@@ -146,8 +146,9 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Optional[Tensor] = Non
         raise ValueError(f"embedding_bag: weight must be 2-D; got shape {list(weight.shape)}")
     if input.dtype not in _INDEX_DTYPES:
         raise TypeError(f"embedding_bag: input has dtype {input.dtype}; expected torch.int64 or torch.int32")
-    if input.device != weight.device:
-        raise ValueError(f"embedding_bag: input is on {input.device} but weight is on {weight.device}")
+    wd = weight.device
+    if input.device != wd:
+        raise ValueError(f"embedding_bag: input is on {input.device} but weight is on {wd}")
     num = weight.shape[0]
     if padding_idx is None:
         pad = -1
@@ -165,21 +166,22 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Optional[Tensor] = Non
             raise TypeError(f"embedding_bag: per_sample_weights have dtype {psw.dtype}; expected {weight.dtype} (that of weight)")
         if psw.shape != input.shape:
             raise ValueError(f"embedding_bag: per_sample_weights {list(psw.shape)} must have the shape of input {list(input.shape)}")
-        if psw.device != weight.device:
-            raise ValueError(f"embedding_bag: per_sample_weights are on {psw.device} but weight is on {weight.device}")
-    if input.dim() == 2:
+        if psw.device != wd:
+            raise ValueError(f"embedding_bag: per_sample_weights are on {psw.device} but weight is on {wd}")
+    nd = input.dim()
+    if nd == 2:
         if offsets is not None:
             raise ValueError("embedding_bag: if input is 2-D, offsets must be None")
         # torch gives one bag per row of 2-D input whatever include_last_offset says
-    elif input.dim() == 1:
+    elif nd == 1:
         if offsets is None:
             raise ValueError("embedding_bag: offsets must be given for 1-D input")
         if not isinstance(offsets, Tensor) or offsets.dim() != 1:
             raise ValueError("embedding_bag: offsets must be a 1-D Tensor")
         if offsets.dtype not in _INDEX_DTYPES:
             raise TypeError(f"embedding_bag: offsets have dtype {offsets.dtype}; expected torch.int64 or torch.int32")
-        if offsets.device != weight.device:
-            raise ValueError(f"embedding_bag: offsets are on {offsets.device} but weight is on {weight.device}")
+        if offsets.device != wd:
+            raise ValueError(f"embedding_bag: offsets are on {offsets.device} but weight is on {wd}")
         if include_last_offset and offsets.shape[0] == 0:
             raise ValueError("embedding_bag: include_last_offset=True needs at least one offset")
         if offsets.dtype != input.dtype:
@@ -195,7 +197,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Optional[Tensor] = Non
     if psw is not None and not psw.is_contiguous():
         psw = psw.contiguous()
     last = bool(include_last_offset) and offsets is not None
-    if eager_direct(w, psw):
+    if eager_direct(w, idx, offsets, psw):
         out, _, _ = _forward(w, idx, offsets, psw, m, last, pad, validate, False)
         return out
     out, _, _ = _eb_op(w, idx, offsets, psw, m, last, pad, validate, bool(deterministic))
