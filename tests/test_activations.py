@@ -189,9 +189,9 @@ def test_opcheck_and_compile():
     from metalcore import activations as A
 
     x = torch.randn(3, 8, requires_grad=True)
-    torch.library.opcheck(A._act_op, (x, 0))
-    torch.library.opcheck(A._swiglu_op, (x, None))
-    torch.library.opcheck(A._swiglu_op, (x, torch.randn(3, 8)))
+    torch.library.opcheck(A._act_op.op, (x, 0))
+    torch.library.opcheck(A._swiglu_op.op, (x, None))
+    torch.library.opcheck(A._swiglu_op.op, (x, torch.randn(3, 8)))
 
     def f(a, b):
         return metalcore.swiglu(a).sum() + metalcore.metal_gelu(b, approximate="tanh").sum() + metalcore.silu(b).sum()

@@ -140,8 +140,8 @@ def test_opcheck_and_compile():
     S = sys.modules["metalcore.softmax"]  # the module; metalcore.softmax is the alias of fused_softmax
 
     x = torch.randn(3, 8, requires_grad=True)
-    torch.library.opcheck(S._softmax_op, (x, 1))
-    torch.library.opcheck(S._softmax_op, (x, 0))
+    torch.library.opcheck(S._softmax_op.op, (x, 1))
+    torch.library.opcheck(S._softmax_op.op, (x, 0))
 
     def f(a):
         return (metalcore.fused_softmax(a, 0) * torch.arange(8.0)).sum()

@@ -62,6 +62,13 @@ def eager_direct(*tensors) -> bool:
     return True
 
 
+_is_compiling = torch.compiler.is_compiling
+_grad_enabled = torch.is_grad_enabled
+_functorch_active = torch._C._are_functorch_transforms_active
+_unwrap_if_dead = torch._C._functorch.unwrap_if_dead
+_FUNCTION_APPLY = torch._C._FunctionBase.__dict__["apply"]  # the C++ classmethod
+
+
 def fused_op(name, impl, fake, setup_context=None, backward=None):
     """Defines the op `metalcore::<name>` once, with two front doors over the same `impl`:
 
@@ -91,17 +98,25 @@ def fused_op(name, impl, fake, setup_context=None, backward=None):
             "backward": staticmethod(backward),
         })
 
+    apply = _FUNCTION_APPLY.__get__(None, function) if function is not None else None
+
     def call(*args):
-        grad = torch.is_grad_enabled() and function is not None
+        if _is_compiling():
+            return op(*args)
         needs_grad = False
         for a in args:
             if isinstance(a, torch.Tensor):
                 if type(a) not in _PLAIN:
                     return op(*args)
-                needs_grad = needs_grad or (grad and a.requires_grad)
-        if torch.compiler.is_compiling():
+                if a.requires_grad:
+                    needs_grad = True
+        if _functorch_active():  # vmap, grad, ...: the op, whose dispatch they see
             return op(*args)
-        return function.apply(*args) if needs_grad else impl(*args)
+        if needs_grad and apply is not None and _grad_enabled():
+            # torch.autograd.Function.apply less its Python wrapper (which, with no functorch
+            # transform active and no setup_context on the Function, only unwraps dead wrappers)
+            return apply(*[_unwrap_if_dead(a) if isinstance(a, torch.Tensor) else a for a in args])
+        return impl(*args)
 
     call.op = op
     call.impl = impl

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from . import _C
-from ._backend import FLOAT_DTYPES, eager_direct
+from ._backend import FLOAT_DTYPES, eager_direct, fused_op
 
 __all__ = ["metal_silu", "metal_gelu", "swiglu"]
 
@@ -34,26 +34,21 @@ def _act_forward(x: Tensor, act: int) -> Tensor:
     return y
 
 
-@torch.library.custom_op("metalcore::activation", mutates_args=())
-def _act_op(x: Tensor, act: int) -> Tensor:
-    return _act_forward(x, act)
-
-
-@_act_op.register_fake
-def _(x, act):
+def _act_fake(x, act):
     return torch.empty_like(x, memory_format=torch.contiguous_format)
 
 
-@torch.library.custom_op("metalcore::activation_backward", mutates_args=())
-def _act_backward_op(dy: Tensor, x: Tensor, act: int) -> Tensor:
+def _act_backward_impl(dy: Tensor, x: Tensor, act: int) -> Tensor:
     dx = torch.empty_like(x, memory_format=torch.contiguous_format)
     _C.activation_backward(act, dy, x, dx)
     return dx
 
 
-@_act_backward_op.register_fake
-def _(dy, x, act):
+def _act_backward_fake(dy, x, act):
     return torch.empty_like(x, memory_format=torch.contiguous_format)
+
+
+_act_backward_op = fused_op("activation_backward", _act_backward_impl, _act_backward_fake)
 
 
 def _act_setup_context(ctx, inputs, output):
@@ -64,39 +59,37 @@ def _act_setup_context(ctx, inputs, output):
 
 def _act_backward(ctx, dy):
     (x,) = ctx.saved_tensors
-    return _act_backward_op(dy.contiguous(), x, ctx.act), None
+    return _act_backward_op(dy if dy.is_contiguous() else dy.contiguous(), x, ctx.act), None
 
 
-_act_op.register_autograd(_act_backward, setup_context=_act_setup_context)
+_act_op = fused_op("activation", _act_forward, _act_fake, _act_setup_context, _act_backward)
 
 
 def _activation(x: Tensor, act: int, inplace: bool) -> Tensor:
-    xc = x.contiguous()
-    if xc.numel() == 0:
-        y = torch.empty_like(xc)
-    elif eager_direct(xc):
-        if inplace and xc is x:  # same storage: compute in place, no new tensor
+    xc = x if x.is_contiguous() else x.contiguous()
+    if inplace:
+        if xc is x and eager_direct(x) and x.numel():  # same storage: compute in place, no new tensor
             _C.activation_forward(act, x, x)
             return x
-        y = _act_forward(xc, act)
-    else:
-        y = _act_op(xc, act)
-    if inplace:
-        return x.copy_(y)
-    return y
+        return x.copy_(torch.empty_like(xc) if xc.numel() == 0 else _act_op(xc, act))
+    if xc.numel() == 0:
+        return torch.empty_like(xc)
+    return _act_op(xc, act)
 
 
 def metal_silu(x: Tensor, inplace: bool = False) -> Tensor:
     """SiLU, x * sigmoid(x), with F.silu's signature and semantics (result in the dtype of x,
     computed in fp32; fp64 for fp64)."""
-    _check_input(x, "input", "metal_silu")
+    if type(x) is not Tensor or x.dtype not in FLOAT_DTYPES:
+        _check_input(x, "input", "metal_silu")
     return _activation(x, _SILU, inplace)
 
 
 def metal_gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """GELU with F.gelu's signature: approximate='none' is x * Phi(x) (erf form), 'tanh' the tanh
     approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
-    _check_input(x, "input", "metal_gelu")
+    if type(x) is not Tensor or x.dtype not in FLOAT_DTYPES:
+        _check_input(x, "input", "metal_gelu")
     code = _GELU_CODES.get(approximate) if isinstance(approximate, str) else None
     if code is None:
         raise ValueError(f"metal_gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
@@ -115,24 +108,17 @@ def _swiglu_forward(gate: Tensor, up: Optional[Tensor]) -> Tensor:
         g, u = _halves(gate)
     else:
         g, u = gate, up
-    y = torch.empty(g.shape, dtype=g.dtype, device=g.device)
+    y = torch.empty_like(g, memory_format=torch.contiguous_format)
     _C.swiglu_forward(g, u, y)
     return y
 
 
-@torch.library.custom_op("metalcore::swiglu", mutates_args=())
-def _swiglu_op(gate: Tensor, up: Optional[Tensor]) -> Tensor:
-    return _swiglu_forward(gate, up)
-
-
-@_swiglu_op.register_fake
-def _(gate, up):
+def _swiglu_fake(gate, up):
     shape = gate.shape if up is not None else (*gate.shape[:-1], gate.shape[-1] // 2)
     return gate.new_empty(shape)
 
 
-@torch.library.custom_op("metalcore::swiglu_backward", mutates_args=())
-def _swiglu_backward_op(dy: Tensor, gate: Tensor, up: Optional[Tensor]) -> tuple[Tensor, Tensor]:
+def _swiglu_backward_impl(dy: Tensor, gate: Tensor, up: Optional[Tensor]) -> tuple[Tensor, Tensor]:
     """Returns (dgate, dup); packed (up None): (d of the packed tensor, an empty tensor)."""
     if up is None:
         dpacked = torch.empty_like(gate)
@@ -146,9 +132,11 @@ def _swiglu_backward_op(dy: Tensor, gate: Tensor, up: Optional[Tensor]) -> tuple
     return dg, du
 
 
-@_swiglu_backward_op.register_fake
-def _(dy, gate, up):
+def _swiglu_backward_fake(dy, gate, up):
     return torch.empty_like(gate), (gate.new_empty(0) if up is None else torch.empty_like(up))
+
+
+_swiglu_backward_op = fused_op("swiglu_backward", _swiglu_backward_impl, _swiglu_backward_fake)
 
 
 def _swiglu_setup_context(ctx, inputs, output):
@@ -158,11 +146,11 @@ def _swiglu_setup_context(ctx, inputs, output):
 
 def _swiglu_backward(ctx, dy):
     gate, up = ctx.saved_tensors
-    dg, du = _swiglu_backward_op(dy.contiguous(), gate, up)
+    dg, du = _swiglu_backward_op(dy if dy.is_contiguous() else dy.contiguous(), gate, up)
     return dg, (None if up is None else du)
 
 
-_swiglu_op.register_autograd(_swiglu_backward, setup_context=_swiglu_setup_context)
+_swiglu_op = fused_op("swiglu", _swiglu_forward, _swiglu_fake, _swiglu_setup_context, _swiglu_backward)
 
 
 def swiglu(gate: Tensor, up: Optional[Tensor] = None) -> Tensor:
@@ -172,24 +160,27 @@ def swiglu(gate: Tensor, up: Optional[Tensor] = None) -> Tensor:
     is the gate and whose second half is up (the layout of a fused gate_up projection); the
     result is [..., I]. Backward recomputes silu(gate) instead of saving it; for a packed input
     the gradient is one packed [..., 2I] tensor."""
-    _check_input(gate, "gate", "swiglu")
+    if type(gate) is not Tensor or gate.dtype not in FLOAT_DTYPES:
+        _check_input(gate, "gate", "swiglu")
     if up is None:
-        if gate.dim() < 1 or gate.shape[-1] % 2:
+        shape = gate.shape
+        if not shape or shape[-1] % 2:
             raise ValueError(f"swiglu: a packed gate-up tensor needs an even last dimension; got shape "
-                             f"{list(gate.shape)}")
+                             f"{list(shape)}")
     else:
-        _check_input(up, "up", "swiglu")
+        if type(up) is not Tensor or up.dtype not in FLOAT_DTYPES:
+            _check_input(up, "up", "swiglu")
         if up.dtype != gate.dtype:
             raise TypeError(f"swiglu: gate is {gate.dtype} but up is {up.dtype}")
-        if up.shape != gate.shape:
-            raise ValueError(f"swiglu: gate {list(gate.shape)} and up {list(up.shape)} differ in shape")
+        shape = gate.shape
+        if up.shape != shape:
+            raise ValueError(f"swiglu: gate {list(shape)} and up {list(up.shape)} differ in shape")
         if up.device != gate.device:
             raise ValueError(f"swiglu: gate is on {gate.device} but up is on {up.device}")
-        if gate.dim() == 0:
-            gate, up = gate.reshape(1), up.reshape(1)
-            return swiglu(gate, up).reshape(())
-        up = up.contiguous()
-    gate = gate.contiguous()
-    if eager_direct(gate, up):
-        return _swiglu_forward(gate, up)
+        if not shape:
+            return swiglu(gate.reshape(1), up.reshape(1)).reshape(())
+        if not up.is_contiguous():
+            up = up.contiguous()
+    if not gate.is_contiguous():
+        gate = gate.contiguous()
     return _swiglu_op(gate, up)

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from . import _C
-from ._backend import FLOAT_DTYPES, eager_direct
+from ._backend import FLOAT_DTYPES, eager_direct, fused_op
 
 __all__ = ["embedding_bag", "MetalEmbeddingBag"]
 
@@ -37,11 +37,11 @@ def _nbags(indices: Tensor, offsets: Optional[Tensor], include_last: bool) -> in
 def _forward(weight, indices, offsets, psw, mode, include_last, padding_idx, validate, want_saved):
     nb = _nbags(indices, offsets, include_last)
     d = weight.shape[1]
-    out = torch.empty((nb, d), dtype=weight.dtype, device=weight.device)
-    cnt = torch.empty((nb,), dtype=torch.int64, device=weight.device) if want_saved else None
-    mp = torch.empty((nb, d), dtype=torch.int64, device=weight.device) if want_saved and mode == 2 else None
-    check = validate or weight.device.type == "cpu"  # free on the CPU: always on
-    err = torch.empty((4,), dtype=torch.int64, device=weight.device) if check else None
+    out = weight.new_empty(nb, d)
+    cnt = weight.new_empty(nb, dtype=torch.int64) if want_saved else None
+    mp = weight.new_empty(nb, d, dtype=torch.int64) if want_saved and mode == 2 else None
+    check = validate or weight.is_cpu  # free on the CPU: always on
+    err = weight.new_empty(4, dtype=torch.int64) if check else None
     _C.embedding_bag_forward(weight, indices, offsets, psw, mode, include_last, padding_idx, out, cnt, mp, err)
     if check:
         n_bad_idx, pos, n_bad_bags, bag = err.tolist()  # the one host sync on CUDA
@@ -55,8 +55,7 @@ def _forward(weight, indices, offsets, psw, mode, include_last, padding_idx, val
     return out, cnt, mp
 
 
-@torch.library.custom_op("metalcore::embedding_bag", mutates_args=())
-def _eb_op(weight: Tensor, indices: Tensor, offsets: Optional[Tensor], psw: Optional[Tensor], mode: int,
+def _eb_impl(weight: Tensor, indices: Tensor, offsets: Optional[Tensor], psw: Optional[Tensor], mode: int,
            include_last: bool, padding_idx: int, validate: bool, deterministic: bool
            ) -> tuple[Tensor, Tensor, Tensor]:
     """Returns (out, bag_count, max_pos); max_pos is empty unless mode is max."""
@@ -64,16 +63,14 @@ def _eb_op(weight: Tensor, indices: Tensor, offsets: Optional[Tensor], psw: Opti
     return out, cnt, (mp if mp is not None else cnt.new_empty(0))
 
 
-@_eb_op.register_fake
-def _(weight, indices, offsets, psw, mode, include_last, padding_idx, validate, deterministic):
+def _eb_fake(weight, indices, offsets, psw, mode, include_last, padding_idx, validate, deterministic):
     nb = _nbags(indices, offsets, include_last)
     d = weight.shape[1]
     return (weight.new_empty((nb, d)), weight.new_empty((nb,), dtype=torch.int64),
             weight.new_empty((nb, d) if mode == 2 else (0,), dtype=torch.int64))
 
 
-@torch.library.custom_op("metalcore::embedding_bag_backward", mutates_args=())
-def _eb_backward_op(dout: Tensor, weight: Tensor, indices: Tensor, offsets: Optional[Tensor],
+def _eb_backward_impl(dout: Tensor, weight: Tensor, indices: Tensor, offsets: Optional[Tensor],
                     psw: Optional[Tensor], bag_count: Tensor, max_pos: Tensor, mode: int, include_last: bool,
                     padding_idx: int, deterministic: bool, want_dweight: bool, want_dpsw: bool
                     ) -> tuple[Tensor, Tensor]:
@@ -92,11 +89,13 @@ def _eb_backward_op(dout: Tensor, weight: Tensor, indices: Tensor, offsets: Opti
     return (dw if dw is not None else weight.new_empty(0)), (dpsw if dpsw is not None else weight.new_empty(0))
 
 
-@_eb_backward_op.register_fake
-def _(dout, weight, indices, offsets, psw, bag_count, max_pos, mode, include_last, padding_idx, deterministic,
+def _eb_backward_fake(dout, weight, indices, offsets, psw, bag_count, max_pos, mode, include_last, padding_idx, deterministic,
       want_dweight, want_dpsw):
     return (torch.empty_like(weight) if want_dweight else weight.new_empty(0),
             torch.empty_like(psw) if (want_dpsw and psw is not None) else weight.new_empty(0))
+
+
+_eb_backward_op = fused_op("embedding_bag_backward", _eb_backward_impl, _eb_backward_fake)
 
 
 def _setup_context(ctx, inputs, output):
@@ -113,12 +112,12 @@ def _backward(ctx, dout, _dcnt, _dmp):
     want_dpsw = psw is not None and ctx.needs_input_grad[3]
     if not (want_dw or want_dpsw):
         return None, None, None, None, None, None, None, None, None
-    dw, dpsw = _eb_backward_op(dout.contiguous(), weight, indices, offsets, psw, cnt, mp, mode, include_last,
+    dw, dpsw = _eb_backward_op(dout if dout.is_contiguous() else dout.contiguous(), weight, indices, offsets, psw, cnt, mp, mode, include_last,
                                padding_idx, deterministic, want_dw, want_dpsw)
     return (dw if want_dw else None), None, None, (dpsw if want_dpsw else None), None, None, None, None, None
 
 
-_eb_op.register_autograd(_backward, setup_context=_setup_context)
+_eb_op = fused_op("embedding_bag", _eb_impl, _eb_fake, _setup_context, _backward)
 
 
 def embedding_bag(input: Tensor, weight: Tensor, offsets: Optional[Tensor] = None, max_norm: Optional[float] = None,
@@ -147,8 +146,9 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Optional[Tensor] = Non
         raise ValueError(f"embedding_bag: weight must be 2-D; got shape {list(weight.shape)}")
     if input.dtype not in _INDEX_DTYPES:
         raise TypeError(f"embedding_bag: input has dtype {input.dtype}; expected torch.int64 or torch.int32")
-    if input.device != weight.device:
-        raise ValueError(f"embedding_bag: input is on {input.device} but weight is on {weight.device}")
+    wd = weight.device
+    if input.device != wd:
+        raise ValueError(f"embedding_bag: input is on {input.device} but weight is on {wd}")
     num = weight.shape[0]
     if padding_idx is None:
         pad = -1
@@ -166,21 +166,22 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Optional[Tensor] = Non
             raise TypeError(f"embedding_bag: per_sample_weights have dtype {psw.dtype}; expected {weight.dtype} (that of weight)")
         if psw.shape != input.shape:
             raise ValueError(f"embedding_bag: per_sample_weights {list(psw.shape)} must have the shape of input {list(input.shape)}")
-        if psw.device != weight.device:
-            raise ValueError(f"embedding_bag: per_sample_weights are on {psw.device} but weight is on {weight.device}")
-    if input.dim() == 2:
+        if psw.device != wd:
+            raise ValueError(f"embedding_bag: per_sample_weights are on {psw.device} but weight is on {wd}")
+    nd = input.dim()
+    if nd == 2:
         if offsets is not None:
             raise ValueError("embedding_bag: if input is 2-D, offsets must be None")
         # torch gives one bag per row of 2-D input whatever include_last_offset says
-    elif input.dim() == 1:
+    elif nd == 1:
         if offsets is None:
             raise ValueError("embedding_bag: offsets must be given for 1-D input")
         if not isinstance(offsets, Tensor) or offsets.dim() != 1:
             raise ValueError("embedding_bag: offsets must be a 1-D Tensor")
         if offsets.dtype not in _INDEX_DTYPES:
             raise TypeError(f"embedding_bag: offsets have dtype {offsets.dtype}; expected torch.int64 or torch.int32")
-        if offsets.device != weight.device:
-            raise ValueError(f"embedding_bag: offsets are on {offsets.device} but weight is on {weight.device}")
+        if offsets.device != wd:
+            raise ValueError(f"embedding_bag: offsets are on {offsets.device} but weight is on {wd}")
         if include_last_offset and offsets.shape[0] == 0:
             raise ValueError("embedding_bag: include_last_offset=True needs at least one offset")
         if offsets.dtype != input.dtype:
@@ -196,7 +197,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Optional[Tensor] = Non
     if psw is not None and not psw.is_contiguous():
         psw = psw.contiguous()
     last = bool(include_last_offset) and offsets is not None
-    if eager_direct(w, psw):
+    if eager_direct(w, idx, offsets, psw):
         out, _, _ = _forward(w, idx, offsets, psw, m, last, pad, validate, False)
         return out
     out, _, _ = _eb_op(w, idx, offsets, psw, m, last, pad, validate, bool(deterministic))

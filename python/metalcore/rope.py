@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from . import _C
-from ._backend import FLOAT_DTYPES, eager_direct
+from ._backend import FLOAT_DTYPES, fused_op
 
 __all__ = ["apply_rotary_pos_emb"]
 
@@ -23,20 +23,14 @@ def _out_like(x: Tensor) -> Tensor:
     return torch.empty_like(x)
 
 
-def _rope(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor, inverse: bool):
+def _rope(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
+    """q (B, Hq, S, D), k (B, Hk, S, D) views with a contiguous last dim; cos, sin (Bc, S, R)."""
     qo, ko = _out_like(q), _out_like(k)
     _C.rope(q, k, cos, sin, qo, ko, inverse)
     return qo, ko
 
 
-@torch.library.custom_op("metalcore::rope", mutates_args=())
-def _rope_op(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
-    """q (B, Hq, S, D), k (B, Hk, S, D) views with a contiguous last dim; cos, sin (Bc, S, R)."""
-    return _rope(q, k, cos, sin, inverse)
-
-
-@_rope_op.register_fake
-def _(q, k, cos, sin, inverse):
+def _rope_fake(q, k, cos, sin, inverse):
     return _out_like(q), _out_like(k)
 
 
@@ -57,7 +51,7 @@ def _backward(ctx, dq, dk):
     return gq, gk, None, None, None
 
 
-_rope_op.register_autograd(_backward, setup_context=_setup_context)
+_rope_op = fused_op("rope", _rope, _rope_fake, _setup_context, _backward)
 
 
 def _rope_autograd_torch(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
@@ -74,42 +68,65 @@ def _rope_autograd_torch(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     return torch.cat((y.to(x.dtype), x[..., r:]), dim=-1)
 
 
-def _check(q, k, cos, sin, unsqueeze_dim):
+_LAYOUTS = {1: 1, -3: 1, 2: 2, -2: 2}
+
+
+def _check_types(q, k, cos, sin):
     for name, t in (("q", q), ("k", k), ("cos", cos), ("sin", sin)):
         if not isinstance(t, Tensor):
             raise TypeError(f"apply_rotary_pos_emb: {name} must be a Tensor, not {type(t).__name__}")
         if t.dtype not in FLOAT_DTYPES:
             raise TypeError(f"apply_rotary_pos_emb: {name} has dtype {t.dtype}; expected a floating dtype")
-    if q.dim() != 4 or k.dim() != 4:
-        raise ValueError(f"apply_rotary_pos_emb: q and k must be 4-D; got shapes {list(q.shape)} and {list(k.shape)}")
+
+
+def _check(q, k, cos, sin, unsqueeze_dim):
+    # plain tensors of the usual dtypes pass with a few comparisons; anything else gets the
+    # per-argument checks and their messages
+    if not (type(q) is Tensor and type(k) is Tensor and type(cos) is Tensor and type(sin) is Tensor
+            and q.dtype in FLOAT_DTYPES and k.dtype in FLOAT_DTYPES and cos.dtype in FLOAT_DTYPES
+            and sin.dtype in FLOAT_DTYPES):
+        _check_types(q, k, cos, sin)
+    qs, ks, cs = q.shape, k.shape, cos.shape
+    if len(qs) != 4 or len(ks) != 4:
+        raise ValueError(f"apply_rotary_pos_emb: q and k must be 4-D; got shapes {list(qs)} and {list(ks)}")
     if k.dtype != q.dtype:
         raise TypeError(f"apply_rotary_pos_emb: q has dtype {q.dtype} but k has {k.dtype}")
+    qd = q.device
     for name, t in (("k", k), ("cos", cos), ("sin", sin)):
-        if t.device != q.device:
-            raise ValueError(f"apply_rotary_pos_emb: q is on {q.device} but {name} is on {t.device}")
-    if cos.shape != sin.shape:
-        raise ValueError(f"apply_rotary_pos_emb: cos {list(cos.shape)} and sin {list(sin.shape)} differ in shape")
-    if cos.dim() not in (2, 3):
-        raise ValueError(f"apply_rotary_pos_emb: cos and sin must be [B, S, R] or [S, R]; got {list(cos.shape)}")
-    if isinstance(unsqueeze_dim, bool) or not isinstance(unsqueeze_dim, int):
+        if t.device != qd:
+            raise ValueError(f"apply_rotary_pos_emb: q is on {qd} but {name} is on {t.device}")
+    if cs != sin.shape:
+        raise ValueError(f"apply_rotary_pos_emb: cos {list(cs)} and sin {list(sin.shape)} differ in shape")
+    nc = len(cs)
+    if nc != 3 and nc != 2:
+        raise ValueError(f"apply_rotary_pos_emb: cos and sin must be [B, S, R] or [S, R]; got {list(cs)}")
+    if type(unsqueeze_dim) is not int and (isinstance(unsqueeze_dim, bool) or not isinstance(unsqueeze_dim, int)):
         raise TypeError("apply_rotary_pos_emb: unsqueeze_dim must be an int")
     # cos [B, S, R].unsqueeze(d): d = 1 (or -3) broadcasts over [B, H, S, D]; d = 2 (or -2)
     # over [B, S, H, D], as HF documents.
-    layout = {1: 1, -3: 1, 2: 2, -2: 2}.get(unsqueeze_dim)
+    layout = _LAYOUTS.get(unsqueeze_dim)
     if layout is None:
         raise ValueError(f"apply_rotary_pos_emb: unsqueeze_dim must be 1 ([B, H, S, D]) or 2 ([B, S, H, D]); got {unsqueeze_dim}")
-    qv, kv = (q, k) if layout == 1 else (q.transpose(1, 2), k.transpose(1, 2))
-    b, _, s, d = qv.shape
-    if kv.shape[0] != b or kv.shape[2] != s or kv.shape[3] != d:
-        raise ValueError(f"apply_rotary_pos_emb: q {list(q.shape)} and k {list(k.shape)} differ in batch, sequence or head dim")
-    c, sn = (cos, sin) if cos.dim() == 3 else (cos.unsqueeze(0), sin.unsqueeze(0))
-    if c.shape[0] not in (1, b) or c.shape[1] != s:
-        raise ValueError(f"apply_rotary_pos_emb: cos {list(cos.shape)} does not fit q {list(q.shape)} with "
+    if layout == 1:
+        b, _, s, d = qs
+        kb, _, ksq, kd = ks
+    else:
+        b, s, _, d = qs
+        kb, ksq, _, kd = ks
+    if kb != b or ksq != s or kd != d:
+        raise ValueError(f"apply_rotary_pos_emb: q {list(qs)} and k {list(ks)} differ in batch, sequence or head dim")
+    if nc == 3:
+        cb, cseq, r = cs
+    else:
+        cb, (cseq, r) = 1, cs
+    if (cb != 1 and cb != b) or cseq != s:
+        raise ValueError(f"apply_rotary_pos_emb: cos {list(cs)} does not fit q {list(qs)} with "
                          f"unsqueeze_dim={unsqueeze_dim} (expected [{b} or 1, {s}, R] or [{s}, R])")
-    r = c.shape[-1]
     if r % 2 or r > d or (r == 0 and d > 0):
         raise ValueError(f"apply_rotary_pos_emb: the rotary dim (last dim of cos) is {r}; it must be even, "
                          f">= 2 and <= the head dim {d}")
+    qv, kv = (q, k) if layout == 1 else (q.transpose(1, 2), k.transpose(1, 2))
+    c, sn = (cos, sin) if nc == 3 else (cos.unsqueeze(0), sin.unsqueeze(0))
     return layout, qv, kv, c, sn
 
 
@@ -127,10 +144,11 @@ def apply_rotary_pos_emb(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor, positio
     float dtype are used in float32. If cos or sin requires grad, a slower torch path gives
     their gradients too."""
     layout, qv, kv, c, s = _check(q, k, cos, sin, unsqueeze_dim)
-    ct = torch.float64 if q.dtype == torch.float64 else torch.float32
-    if c.dtype != q.dtype and c.dtype != torch.float32:
+    qdt, cdt = q.dtype, c.dtype
+    if cdt != qdt and cdt != torch.float32:
+        ct = torch.float64 if qdt == torch.float64 else torch.float32
         c, s = c.to(ct), s.to(ct)
-    if torch.is_grad_enabled() and (cos.requires_grad or sin.requires_grad):
+    if (cos.requires_grad or sin.requires_grad) and torch.is_grad_enabled():
         qo, ko = _rope_autograd_torch(qv, c, s), _rope_autograd_torch(kv, c, s)
     else:
         if c.stride(-1) != 1:
@@ -141,10 +159,7 @@ def apply_rotary_pos_emb(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor, positio
             qv = qv.contiguous()
         if kv.stride(-1) != 1:
             kv = kv.contiguous()
-        if eager_direct(qv, kv, c, s):
-            qo, ko = _rope(qv, kv, c, s, False)
-        else:
-            qo, ko = _rope_op(qv, kv, c, s, False)
+        qo, ko = _rope_op(qv, kv, c, s, False)
     if layout == 2:
-        qo, ko = qo.transpose(1, 2), ko.transpose(1, 2)
+        return qo.transpose(1, 2), ko.transpose(1, 2)
     return qo, ko

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from . import _C
-from ._backend import FLOAT_DTYPES, eager_direct
+from ._backend import FLOAT_DTYPES, eager_direct, fused_op
 
 __all__ = ["fused_softmax"]
 
@@ -42,26 +42,21 @@ def _forward(x: Tensor, dim: int) -> Tensor:
     return y
 
 
-@torch.library.custom_op("metalcore::softmax", mutates_args=())
-def _softmax_op(x: Tensor, dim: int) -> Tensor:
-    return _forward(x, dim)
-
-
-@_softmax_op.register_fake
-def _(x, dim):
+def _fake(x, dim):
     return torch.empty_like(x, memory_format=torch.contiguous_format)
 
 
-@torch.library.custom_op("metalcore::softmax_backward", mutates_args=())
-def _softmax_backward_op(dy: Tensor, y: Tensor, dim: int) -> Tensor:
+def _backward_impl(dy: Tensor, y: Tensor, dim: int) -> Tensor:
     dx = torch.empty_like(y, memory_format=torch.contiguous_format)
     _C.softmax_backward(dy, y, dim, dx, _workspace(y, dim))
     return dx
 
 
-@_softmax_backward_op.register_fake
-def _(dy, y, dim):
+def _backward_fake(dy, y, dim):
     return torch.empty_like(y, memory_format=torch.contiguous_format)
+
+
+_softmax_backward_op = fused_op("softmax_backward", _backward_impl, _backward_fake)
 
 
 def _setup_context(ctx, inputs, output):
@@ -71,10 +66,10 @@ def _setup_context(ctx, inputs, output):
 
 def _backward(ctx, dy):
     (y,) = ctx.saved_tensors
-    return _softmax_backward_op(dy.contiguous(), y, ctx.dim), None
+    return _softmax_backward_op(dy if dy.is_contiguous() else dy.contiguous(), y, ctx.dim), None
 
 
-_softmax_op.register_autograd(_backward, setup_context=_setup_context)
+_softmax_op = fused_op("softmax", _forward, _fake, _setup_context, _backward)
 
 
 def fused_softmax(x: Tensor, dim: int = -1, dtype: Optional[torch.dtype] = None) -> Tensor:
@@ -88,19 +83,23 @@ def fused_softmax(x: Tensor, dim: int = -1, dtype: Optional[torch.dtype] = None)
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"fused_softmax: input has dtype {x.dtype}; expected float32, float16, bfloat16 "
                         "or float64")
-    if isinstance(dim, bool) or not isinstance(dim, int):
-        raise TypeError(f"fused_softmax: dim must be an int, not {type(dim).__name__}")
-    nd = max(x.dim(), 1)
-    if not -nd <= dim < nd:
+    if type(dim) is not int:
+        if isinstance(dim, bool) or not isinstance(dim, int):
+            raise TypeError(f"fused_softmax: dim must be an int, not {type(dim).__name__}")
+        dim = int(dim)
+    nd = x.dim() or 1
+    if dim < 0:
+        if dim < -nd:
+            raise SoftmaxDimError(f"fused_softmax: dim {dim} out of range for a tensor of rank {x.dim()}")
+        dim += nd
+    elif dim >= nd:
         raise SoftmaxDimError(f"fused_softmax: dim {dim} out of range for a tensor of rank {x.dim()}")
-    dim = dim % nd
-    if x.dtype == torch.float64 and x.is_cuda:
+    if x.is_cuda and x.dtype == torch.float64:
         # our CUDA kernels are fp32/fp16/bf16; float64 on CUDA (e.g. dtype=torch.float64) is
         # torch's own softmax, the same function, never a lower precision
         return torch.softmax(x, dim)
-    x = x.contiguous()
+    if not x.is_contiguous():
+        x = x.contiguous()
     if x.numel() == 0:
         return torch.empty_like(x) if eager_direct(x) else x * 1  # keep autograd connected
-    if eager_direct(x):
-        return _forward(x, dim)
     return _softmax_op(x, dim)
