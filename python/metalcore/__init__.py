@@ -11,6 +11,10 @@ from .embedding_bag import MetalEmbeddingBag, embedding_bag
 from .rmsnorm import fused_add_rmsnorm
 from .activations import metal_gelu, metal_silu, swiglu
 from .softmax import fused_softmax
+from .mlp import fused_swiglu_mlp
+from .overrides import disable_pytorch_overrides, enable_pytorch_overrides, get_active_overrides
+from .hf_patching import (patch_transformers, patch_transformers_classes, patch_transformers_mlp,
+                          patch_transformers_rmsnorm, patch_transformers_rope, unpatch_transformers_classes)
 
 __version__ = version()
 
@@ -44,4 +48,14 @@ __all__ = [
     "swiglu",
     "fused_softmax",
     "softmax",
+    "fused_swiglu_mlp",
+    "enable_pytorch_overrides",
+    "disable_pytorch_overrides",
+    "get_active_overrides",
+    "patch_transformers",
+    "patch_transformers_rmsnorm",
+    "patch_transformers_rope",
+    "patch_transformers_mlp",
+    "patch_transformers_classes",
+    "unpatch_transformers_classes",
 ]

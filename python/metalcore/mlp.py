@@ -42,7 +42,7 @@ from .rmsnorm import _forward as _rms_forward, _rms_norm_backward_impl
 
 __all__ = ["fused_swiglu_mlp"]
 
-_LORA_NAMES = ("gate", "up", "down")
+_PLAIN = (torch.Tensor, torch.nn.Parameter)
 
 
 # ---- building blocks (plain tensors, no autograd) --------------------------------------------
@@ -199,19 +199,17 @@ def _mlp_op(x: Tensor, wg: Tensor, wu: Tensor, wd: Tensor, ag: Optional[Tensor],
             ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     out, gu, rstd, acts = _mlp_forward(x, wg, wu, wd, [ag, au, ad], [bg, bu, bd], rms_w, eps,
                                        res if res is not None else x, scale, add_res)
-    e = _empty(x)
-    return (out, gu, rstd if rstd is not None else e, *[a if a is not None else e for a in acts])
+    return (out, gu, rstd if rstd is not None else _empty(x), *[a if a is not None else _empty(x) for a in acts])
 
 
 @_mlp_op.register_fake
 def _(x, wg, wu, wd, ag, bg, au, bu, ad, bd, rms_w, eps, res, scale, add_res):
     t = x.shape[0]
     i = wg.shape[0]
-    e = x.new_empty(0)
     rstd = x.new_empty((t,), dtype=torch.float64 if x.dtype == torch.float64 else torch.float32)
-    acts = [x.new_empty((t, a.shape[0])) if a is not None else e for a in (ag, au, ad)]
+    acts = [x.new_empty((t, a.shape[0])) if a is not None else x.new_empty(0) for a in (ag, au, ad)]
     return (x.new_empty((t, wd.shape[0])), x.new_empty((t, 2 * i)),
-            rstd if rms_w is not None else e, *acts)
+            rstd if rms_w is not None else x.new_empty(0), *acts)
 
 
 @torch.library.custom_op("metalcore::swiglu_mlp_backward", mutates_args=())
@@ -223,12 +221,11 @@ def _mlp_backward_op(dout: Tensor, x: Tensor, wg: Tensor, wu: Tensor, wd: Tensor
                      ) -> List[Tensor]:
     grads = _mlp_backward(dout, x, wg, wu, wd, [ag, au, ad], [bg, bu, bd], rms_w, eps, scale, gu, rstd,
                           [act_g, act_u, act_d], res_separate, add_res, needs, False)
-    e = _empty(x)
     # outputs must not alias inputs or each other: copy the rare aliases (dout for the residual)
     out = []
     for k, gr in enumerate(grads):
         if gr is None:
-            out.append(e.clone())
+            out.append(_empty(x))
         elif gr is dout or gr._base is not None:
             out.append(gr.clone())
         else:
@@ -381,7 +378,7 @@ def _mlp(hidden_states, gate_proj, up_proj, down_proj, lora, rms_weight, rms_eps
     if x2.shape[0] == 0 or i == 0 or d == 0:
         return _reference(*args).reshape(out_shape)
     tensors = [t for t in args if isinstance(t, Tensor)]
-    if torch.compiler.is_compiling() or any(type(t) is not torch.Tensor for t in tensors):
+    if torch.compiler.is_compiling() or any(type(t) not in _PLAIN for t in tensors):
         out = _mlp_op(*args)[0]
     elif torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         out = _MLPFunction.apply(*args)
