@@ -234,6 +234,9 @@ def qr(A: Tensor, mode: str = "reduced", *, out=None):
     return _ORIG["torch.linalg.qr"](A, mode, out=out)
 
 
+# torch's linalg functions are builtins without a Python signature: let inspect see ours (same names)
+del svd.__wrapped__, qr.__wrapped__
+
 # ---- class replacements -----------------------------------------------------------------------
 
 class _OverrideMeta(type):
