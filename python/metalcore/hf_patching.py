@@ -384,7 +384,6 @@ def patch_transformers_rmsnorm(model: nn.Module, verbose: bool = False) -> int:
     parameters, same results up to rounding). Returns the number of modules patched."""
     _check_model(model, "patch_transformers_rmsnorm")
     n = 0
-    probed: Dict[type, Optional[str]] = {}
     for m in model.modules():
         cls = type(m)
         if getattr(cls, "_mc_patched", False):
@@ -393,9 +392,7 @@ def patch_transformers_rmsnorm(model: nn.Module, verbose: bool = False) -> int:
         if e is not None:
             conv = e["norm"]
         elif _looks_like_rmsnorm(m):
-            if cls not in probed:
-                probed[cls] = _probe_rmsnorm(m)
-            conv = probed[cls]
+            conv = _probe_rmsnorm(m)  # per module: behaviour may hang on instance attributes
         else:
             continue
         if conv is None:
