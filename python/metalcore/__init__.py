@@ -15,6 +15,10 @@ from .eigh import eigh, eigh_ex
 from .svd import svd, svd_ex
 from .lstsq import lstsq, pinv
 from .linalg_direct import cholesky, cholesky_ex, lu_factor, lu_factor_ex, lu_solve, qr, solve, trsm
+from .mlp import fused_swiglu_mlp
+from .overrides import disable_pytorch_overrides, enable_pytorch_overrides, get_active_overrides
+from .hf_patching import (patch_transformers, patch_transformers_classes, patch_transformers_mlp,
+                          patch_transformers_rmsnorm, patch_transformers_rope, unpatch_transformers_classes)
 
 __version__ = version()
 
@@ -62,4 +66,14 @@ __all__ = [
     "lu_solve",
     "trsm",
     "qr",
+    "fused_swiglu_mlp",
+    "enable_pytorch_overrides",
+    "disable_pytorch_overrides",
+    "get_active_overrides",
+    "patch_transformers",
+    "patch_transformers_rmsnorm",
+    "patch_transformers_rope",
+    "patch_transformers_mlp",
+    "patch_transformers_classes",
+    "unpatch_transformers_classes",
 ]
