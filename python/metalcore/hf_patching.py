@@ -89,6 +89,7 @@ def _rmsnorm_forward(self, x: Tensor) -> Tensor:
     if (type(x) is not Tensor or not isinstance(w, nn.Parameter) or w.dim() != 1 or x.dim() < 1
             or x.shape[-1] != w.shape[0] or eps is None or w.device != x.device
             or x.dtype not in (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+            or (x.dtype == torch.float64 and x.is_cuda)  # fp64 RMSNorm is CPU-only
             or not w.dtype.is_floating_point):
         return type(self)._mc_orig_forward(self, x)
     n = x.shape[-1]
@@ -143,6 +144,7 @@ def _rope_ok(q, k, cos, sin, unsqueeze_dim, partial: bool) -> bool:
             and unsqueeze_dim in (1, 2) and cos.shape[-1] % 2 == 0 and 0 < cos.shape[-1] <= q.shape[-1]
             and (partial or cos.shape[-1] == q.shape[-1])
             and q.device == k.device == cos.device == sin.device
+            and not (q.is_cuda and q.dtype == torch.float64)  # fp64 RoPE is CPU-only
             and not (torch.is_grad_enabled() and (cos.requires_grad or sin.requires_grad)))
 
 
@@ -192,9 +194,12 @@ def _probe_rope_dim(fn, r: int) -> bool:
 
 
 def _patch_rope_module(mod) -> bool:
+    """True when the module's RoPE now runs through metalcore (patched now or before)."""
     fn = getattr(mod, "apply_rotary_pos_emb", None)
-    if fn is None or not callable(fn) or getattr(fn, "_mc_original", None) is not None:
+    if fn is None or not callable(fn):
         return False
+    if getattr(fn, "_mc_original", None) is not None:
+        return True
     partial = _probe_rope(fn)
     if partial is None:
         return False
@@ -407,7 +412,7 @@ def patch_transformers_rope(model: nn.Module, verbose: bool = False) -> int:
     """Points `apply_rotary_pos_emb` of the modeling module(s) the model's layers come from at
     metalcore's fused RoPE (split-half format, partial rotary included; calls it does not cover go
     to the original). This affects every model of that family in the process. Returns the number
-    of functions patched."""
+    of modeling modules whose RoPE runs through metalcore (ones patched before included)."""
     _check_model(model, "patch_transformers_rope")
     n = 0
     seen = set()

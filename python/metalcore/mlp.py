@@ -375,7 +375,9 @@ def _mlp(hidden_states, gate_proj, up_proj, down_proj, lora, rms_weight, rms_eps
     x2 = x.reshape(-1, d).contiguous()
     args = (x2, gate_proj, up_proj, down_proj, la[0], lb[0], la[1], lb[1], la[2], lb[2], rms_weight, rms_eps,
             residual, lora_scale, add_residual)
-    if x2.shape[0] == 0 or i == 0 or d == 0:
+    if x2.shape[0] == 0 or i == 0 or d == 0 or (dt == torch.float64 and x2.is_cuda):
+        # nothing to fuse, or float64 on CUDA, where metalcore's RMSNorm and SwiGLU kernels do not
+        # run (they are fp32/16-bit): the same formula in torch ops, the same precision
         return _reference(*args).reshape(out_shape)
     tensors = [t for t in args if isinstance(t, Tensor)]
     if torch.compiler.is_compiling() or any(type(t) not in _PLAIN for t in tensors):
