@@ -41,20 +41,24 @@ def env_info(device: str) -> dict:
 
 def time_cuda(fn: Callable[[int], object], n_inputs: int = 1, warmup: int = 5, iters: int = 30) -> float:
     """Median milliseconds of fn(i) with CUDA events; i cycles over n_inputs input sets so each
-    call can touch memory the previous one did not (keep n_inputs * bytes > L2)."""
+    call can touch memory the previous one did not (keep n_inputs * bytes > L2).
+
+    Events are recorded around every call but the host synchronises only once at the end, so the
+    host runs ahead of the GPU and each interval is GPU time (as triton's do_bench measures). An
+    op whose host work is slower than its kernels still shows that, as the GPU then idles between
+    events. (Until commit 'bench: time with the host running ahead' each call was synchronised,
+    which added the host's launch latency, ~10 us on the H100 machine, to every sample.)"""
     for i in range(warmup):
         fn(i % n_inputs)
     torch.cuda.synchronize()
-    times = []
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(iters)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(iters)]
     for i in range(iters):
-        s = torch.cuda.Event(enable_timing=True)
-        e = torch.cuda.Event(enable_timing=True)
-        s.record()
+        starts[i].record()
         fn(i % n_inputs)
-        e.record()
-        e.synchronize()
-        times.append(s.elapsed_time(e))
-    return statistics.median(times)
+        ends[i].record()
+    torch.cuda.synchronize()
+    return statistics.median(s.elapsed_time(e) for s, e in zip(starts, ends))
 
 
 def time_cpu(fn: Callable[[int], object], n_inputs: int = 1, warmup: int = 2, iters: int = 10) -> float:

@@ -1,7 +1,7 @@
 /* SiLU, GELU and SwiGLU on the CPU: the reference semantics, computed in double and rounded once
  * to the dtype of the input. */
 #include "../core/activations.h"
-#include "elem.h"
+#include "cpu_elem.h"
 
 #include <math.h>
 
@@ -42,15 +42,15 @@ static double act_df(mc_activation act, double x) {
 
 /* x, y: (numel,) */
 mc_status mc_cpu_activation_forward(const mc_act_args *a) {
-    for (int64_t i = 0; i < a->numel; ++i) mc_st(a->y, a->dtype, i, act_f(a->act, mc_ld(a->x, a->dtype, i)));
+    for (int64_t i = 0; i < a->numel; ++i) mc_cpu_st(a->y, a->dtype, i, act_f(a->act, mc_cpu_ld(a->x, a->dtype, i)));
     return MC_STATUS_SUCCESS;
 }
 
 /* dy, x, dx: (numel,) */
 mc_status mc_cpu_activation_backward(const mc_act_args *a) {
     for (int64_t i = 0; i < a->numel; ++i) {
-        const double g = mc_ld(a->dy, a->dtype, i);
-        mc_st(a->dx, a->dtype, i, g * act_df(a->act, mc_ld(a->x, a->dtype, i)));
+        const double g = mc_cpu_ld(a->dy, a->dtype, i);
+        mc_cpu_st(a->dx, a->dtype, i, g * act_df(a->act, mc_cpu_ld(a->x, a->dtype, i)));
     }
     return MC_STATUS_SUCCESS;
 }
@@ -59,9 +59,9 @@ mc_status mc_cpu_activation_backward(const mc_act_args *a) {
 mc_status mc_cpu_swiglu_forward(const mc_swiglu_args *a) {
     for (int64_t r = 0; r < a->rows; ++r)
         for (int64_t c = 0; c < a->n; ++c) {
-            const double g = mc_ld(a->gate, a->dtype, r * a->gate_rs + c);
-            const double u = mc_ld(a->up, a->dtype, r * a->up_rs + c);
-            mc_st(a->y, a->dtype, r * a->y_rs + c, g * sigmoid(g) * u);
+            const double g = mc_cpu_ld(a->gate, a->dtype, r * a->gate_rs + c);
+            const double u = mc_cpu_ld(a->up, a->dtype, r * a->up_rs + c);
+            mc_cpu_st(a->y, a->dtype, r * a->y_rs + c, g * sigmoid(g) * u);
         }
     return MC_STATUS_SUCCESS;
 }
@@ -71,12 +71,12 @@ mc_status mc_cpu_swiglu_forward(const mc_swiglu_args *a) {
 mc_status mc_cpu_swiglu_backward(const mc_swiglu_args *a) {
     for (int64_t r = 0; r < a->rows; ++r)
         for (int64_t c = 0; c < a->n; ++c) {
-            const double dy = mc_ld(a->dy, a->dtype, r * a->dy_rs + c);
-            const double g = mc_ld(a->gate, a->dtype, r * a->gate_rs + c);
-            const double u = mc_ld(a->up, a->dtype, r * a->up_rs + c);
+            const double dy = mc_cpu_ld(a->dy, a->dtype, r * a->dy_rs + c);
+            const double g = mc_cpu_ld(a->gate, a->dtype, r * a->gate_rs + c);
+            const double u = mc_cpu_ld(a->up, a->dtype, r * a->up_rs + c);
             const double s = sigmoid(g);
-            mc_st(a->dgate, a->dtype, r * a->dgate_rs + c, dy * u * s * (1.0 + g * (1.0 - s)));
-            mc_st(a->dup, a->dtype, r * a->dup_rs + c, dy * g * s);
+            mc_cpu_st(a->dgate, a->dtype, r * a->dgate_rs + c, dy * u * s * (1.0 + g * (1.0 - s)));
+            mc_cpu_st(a->dup, a->dtype, r * a->dup_rs + c, dy * g * s);
         }
     return MC_STATUS_SUCCESS;
 }

@@ -1,5 +1,6 @@
 /* Element access by dtype for the CPU reference kernels: load as double, store rounded once.
- * The per-element switch keeps one loop for every dtype; the CPU path is the reference. */
+ * The per-element switch keeps one loop for every dtype; the CPU path is the reference (rmsnorm.c
+ * has typed loops of its own, generated per dtype). */
 #ifndef MC_CPU_ELEM_H
 #define MC_CPU_ELEM_H
 

@@ -1,7 +1,7 @@
 /* Softmax on the CPU: the reference semantics. Every tensor is (outer, n, inner); the softmax
  * runs over n with stride inner. Sums in double, results rounded once. */
 #include "../core/softmax.h"
-#include "elem.h"
+#include "cpu_elem.h"
 
 #include <math.h>
 
@@ -15,16 +15,16 @@ mc_status mc_cpu_softmax_forward(const mc_softmax_args *a) {
             double m = -INFINITY;
             int nan = 0;
             for (int64_t j = 0; j < n; ++j) {
-                const double v = mc_ld(a->x, a->dtype, base + j * in);
+                const double v = mc_cpu_ld(a->x, a->dtype, base + j * in);
                 if (v != v) nan = 1;
                 if (v > m) m = v;
             }
             if (nan) m = NAN;
             double s = 0.0;
-            for (int64_t j = 0; j < n; ++j) s += exp(mc_ld(a->x, a->dtype, base + j * in) - m);
+            for (int64_t j = 0; j < n; ++j) s += exp(mc_cpu_ld(a->x, a->dtype, base + j * in) - m);
             const double inv = 1.0 / s;
             for (int64_t j = 0; j < n; ++j)
-                mc_st(a->y, a->dtype, base + j * in, exp(mc_ld(a->x, a->dtype, base + j * in) - m) * inv);
+                mc_cpu_st(a->y, a->dtype, base + j * in, exp(mc_cpu_ld(a->x, a->dtype, base + j * in) - m) * inv);
         }
     return MC_STATUS_SUCCESS;
 }
@@ -37,10 +37,10 @@ mc_status mc_cpu_softmax_backward(const mc_softmax_args *a) {
             const int64_t base = o * n * in + i;
             double dot = 0.0;
             for (int64_t j = 0; j < n; ++j)
-                dot += mc_ld(a->dy, a->dtype, base + j * in) * mc_ld(a->y, a->dtype, base + j * in);
+                dot += mc_cpu_ld(a->dy, a->dtype, base + j * in) * mc_cpu_ld(a->y, a->dtype, base + j * in);
             for (int64_t j = 0; j < n; ++j) {
-                const double yv = mc_ld(a->y, a->dtype, base + j * in);
-                mc_st(a->dx, a->dtype, base + j * in, yv * (mc_ld(a->dy, a->dtype, base + j * in) - dot));
+                const double yv = mc_cpu_ld(a->y, a->dtype, base + j * in);
+                mc_cpu_st(a->dx, a->dtype, base + j * in, yv * (mc_cpu_ld(a->dy, a->dtype, base + j * in) - dot));
             }
         }
     return MC_STATUS_SUCCESS;
