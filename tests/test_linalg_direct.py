@@ -82,6 +82,7 @@ def spd(shape, dtype, device, illcond=False):
 def force_ours(monkeypatch):
     """Send every size to our kernels (no torch.linalg routing)."""
     monkeypatch.setattr(ld, "ROUTE_MIN_N", {})
+    monkeypatch.setattr(ld, "ROUTE_MIN_N_CPU", {})
     monkeypatch.setattr(ld, "ROUTE_FEW_MIN_N", {})
 
 
@@ -102,7 +103,11 @@ def test_cholesky_residual(device, dtype, shape, illcond):
     Ld = L.double()
     assert worst(Ld @ Ld.mT - A.double(), A) <= tol(n, dtype)
     U = metalcore.cholesky(A, upper=True)
-    assert torch.equal(U, L.mT)
+    assert torch.equal(U.tril(-1), torch.zeros_like(U))
+    # our kernels return exactly L^T; LAPACK's upper factorization (the routed large sizes)
+    # rounds in another order, so compare by the factorization's own bound
+    Ud = U.double()
+    assert worst(Ud.mT @ Ud - A.double(), A) <= tol(n, dtype)
 
 
 @pytest.mark.parametrize("dtype", F)
