@@ -19,9 +19,9 @@ __all__ = ["eigh", "eigh_ex"]
 # On the H100 at n = 512, fp32, neither this kernel nor cuSOLVER (through torch.linalg) meets
 # ||Q^T Q - I||_F <= 30 n eps (ours 2.6e-3, cuSOLVER 2.1e-3 for eigh, against 1.8e-3), and in
 # fp64 ours met it where cuSOLVER's SVD did not (5.0e-12 > 3.4e-12): n <= 512 stays on ours.
-# CPU (2-core x86-64, torch 2.11, fp32, batch sized to ~10 ms; ours/LAPACK time ratio):
-# n=16 1.5x faster, 24 1.12x, 32 0.75x, 64 0.11x: n > 24 goes to LAPACK through torch.linalg.
-ROUTE_N = {"cuda": 512, "cpu": 24}
+# CPU (2-core x86-64, torch 2.11, fp32, batch sized to ~10-20 ms; speed of ours over LAPACK's):
+# n=24 2.06x, 32 1.38x, 40 1.19x, 48 0.56x, 64 0.18x: n > 40 goes to LAPACK through torch.linalg.
+ROUTE_N = {"cuda": 512, "cpu": 40}
 
 
 class EighResult(NamedTuple):

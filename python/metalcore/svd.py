@@ -21,8 +21,8 @@ __all__ = ["svd", "svd_ex"]
 # On the H100 at n = 512, fp32, neither this kernel nor cuSOLVER (through torch.linalg) meets
 # ||Q^T Q - I||_F <= 30 n eps (ours 2.6e-3, cuSOLVER 2.1e-3 for eigh, against 1.8e-3), and in
 # fp64 ours met it where cuSOLVER's SVD did not (5.0e-12 > 3.4e-12): n <= 512 stays on ours.
-# CPU (2-core x86-64, torch 2.11, fp32 square, batch sized to ~20 ms): ours 2.2x faster at 16,
-# 1.56x at 24, 1.13x at 32, 0.24x at 64: k > 32 goes to LAPACK through torch.linalg.
+# CPU (2-core x86-64, torch 2.11, fp32 square, batch sized to ~20 ms; speed of ours over
+# LAPACK's): 24 1.40x, 32 1.03x, 40 0.81x, 64 0.20x: k > 32 goes to LAPACK through torch.linalg.
 ROUTE_K = {"cuda": 512, "cpu": 32}
 
 
