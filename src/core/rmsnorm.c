@@ -62,6 +62,17 @@ static mc_status check_like_x(const mc_tensor *x, const mc_tensor *out, const ch
     return mc_check_contiguous(out, name);
 }
 
+/* The forward of both ops, arguments checked: to the backend of the device. */
+static mc_status run_forward(const mc_rmsnorm_args *a, mc_device_type dev) {
+    if (a->rows == 0) return MC_STATUS_SUCCESS;
+    if (dev == MC_DEVICE_CPU) return mc_cpu_rmsnorm_forward(a);
+#ifdef MC_WITH_CUDA
+    return mc_cuda_rmsnorm_forward(a);
+#else
+    return mc_fail(MC_STATUS_UNSUPPORTED_DEVICE, "no CUDA backend");
+#endif
+}
+
 mc_status mc_rmsnorm_forward(const mc_tensor *x, const mc_tensor *weight, double eps, mc_tensor *y,
                              mc_tensor *rstd, mc_stream_t stream) {
     mc_clear_error();
@@ -75,13 +86,7 @@ mc_status mc_rmsnorm_forward(const mc_tensor *x, const mc_tensor *weight, double
     a.y = y->data;
     a.eps = eps;
     a.stream = stream;
-    if (a.rows == 0) return MC_STATUS_SUCCESS;
-    if (x->device.type == MC_DEVICE_CPU) return mc_cpu_rmsnorm_forward(&a);
-#ifdef MC_WITH_CUDA
-    return mc_cuda_rmsnorm_forward(&a);
-#else
-    return mc_fail(MC_STATUS_UNSUPPORTED_DEVICE, "no CUDA backend");
-#endif
+    return run_forward(&a, x->device.type);
 }
 
 static size_t backward_workspace_size(const mc_rmsnorm_args *a, mc_device_type dev) {
@@ -181,13 +186,7 @@ mc_status mc_add_rmsnorm_forward(const mc_tensor *x, const mc_tensor *residual, 
     a.y = y->data;
     a.eps = eps;
     a.stream = stream;
-    if (a.rows == 0) return MC_STATUS_SUCCESS;
-    if (x->device.type == MC_DEVICE_CPU) return mc_cpu_rmsnorm_forward(&a);
-#ifdef MC_WITH_CUDA
-    return mc_cuda_rmsnorm_forward(&a);
-#else
-    return mc_fail(MC_STATUS_UNSUPPORTED_DEVICE, "no CUDA backend");
-#endif
+    return run_forward(&a, x->device.type);
 }
 
 mc_status mc_add_rmsnorm_backward(const mc_tensor *dy, const mc_tensor *dh, const mc_tensor *h,
