@@ -360,3 +360,20 @@ def test_linalg_out_driver_grad_go_to_original(overrides, monkeypatch):
         torch.linalg.svd(A)
         torch.linalg.qr(A)
     assert used == [1, 1]
+
+
+def test_routed_linalg_does_not_reenter_the_override(device):
+    """metalcore.svd/qr hand large matrices to torch.linalg; with the overrides on, that must be
+    torch's original function, not the override (which would recurse)."""
+    A = torch.randn(2, 600, 600, device=device, dtype=torch.float64)
+    metalcore.enable_pytorch_overrides(all=True)
+    try:
+        U, S, Vh = torch.linalg.svd(A)
+        Q, R = torch.linalg.qr(A)
+        U2, S2, V2 = metalcore.svd(A)
+    finally:
+        metalcore.disable_pytorch_overrides()
+    scale = A.abs().max().item()
+    assert (U @ torch.diag_embed(S) @ Vh - A).abs().max().item() <= 1e-10 * scale * 600
+    assert (Q @ R - A).abs().max().item() <= 1e-10 * scale * 600
+    assert (U2 @ torch.diag_embed(S2) @ V2.mT - A).abs().max().item() <= 1e-10 * scale * 600

@@ -25,6 +25,13 @@ _C._init(
 
 FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
 
+# The torch functions enable_pytorch_overrides() may replace, as they are when metalcore is
+# imported. Package code that hands a call to torch (routing, reference formulas) uses these, so
+# a routed call never comes back into an override (torch.linalg.svd -> metalcore.svd -> ...).
+TORCH_SVD = torch.linalg.svd
+TORCH_QR = torch.linalg.qr
+TORCH_SILU = torch.nn.functional.silu
+
 # Tensor types the eager paths take as they are; any other subclass (FakeTensor, DTensor, ...)
 # goes through the custom op so its own dispatch sees the call. nn.Parameter is a plain tensor
 # for this purpose (every module weight is one).

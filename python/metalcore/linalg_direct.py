@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from . import _C
-from ._backend import eager_direct
+from ._backend import TORCH_QR, eager_direct
 
 __all__ = ["cholesky", "cholesky_ex", "solve", "lu_factor", "lu_factor_ex", "lu_solve", "trsm", "qr"]
 
@@ -486,7 +486,7 @@ def qr(A: Tensor, mode: str = "reduced"):
         raise ValueError(f"qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
     _check_matrix("qr", A, square=False)
     if _routed("qr", min(A.shape[-2], A.shape[-1]), A.device, A.shape[:-2]):
-        Q, R = torch.linalg.qr(A, mode=mode)
+        Q, R = TORCH_QR(A, mode=mode)
     else:
         A = A.contiguous()
         Q, R = _qr_impl(A, mode) if eager_direct(A) else _qr_op(A, mode)

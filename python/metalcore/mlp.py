@@ -37,12 +37,11 @@ import torch
 from torch import Tensor
 
 from . import _C
-from ._backend import FLOAT_DTYPES
+from ._backend import _PLAIN, FLOAT_DTYPES, TORCH_SILU
 from .rmsnorm import _forward as _rms_forward, _rms_norm_backward_impl
 
 __all__ = ["fused_swiglu_mlp"]
 
-_PLAIN = (torch.Tensor, torch.nn.Parameter)
 
 
 # ---- building blocks (plain tensors, no autograd) --------------------------------------------
@@ -402,7 +401,7 @@ def _reference(x, wg, wu, wd, ag, bg, au, bu, ad, bd, rms_w, eps, res, scale, ad
             y = y + scale * F.linear(F.linear(inp, a), b)
         return y
 
-    h = F.silu(lin(xn, wg, ag, bg)) * lin(xn, wu, au, bu)
+    h = TORCH_SILU(lin(xn, wg, ag, bg)) * lin(xn, wu, au, bu)
     y = lin(h, wd, ad, bd)
     if add_res:
         y = y + (res if res is not None else x)

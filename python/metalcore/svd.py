@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from . import _C
-from ._backend import eager_direct
+from ._backend import TORCH_SVD, eager_direct
 from .eigh import check_info
 
 __all__ = ["svd", "svd_ex"]
@@ -44,7 +44,7 @@ def _svd_kernel(A3: Tensor, full: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]
     b, m, n = A3.shape
     k = min(m, n)
     if k > ROUTE_K.get(A3.device.type, 1 << 30):
-        U, S, Vh = torch.linalg.svd(A3, full_matrices=full)
+        U, S, Vh = TORCH_SVD(A3, full_matrices=full)
         return U, S, Vh.mT, torch.zeros(b, dtype=torch.int32, device=A3.device)
     U = A3.new_empty(b, m, m if full else k)
     S = A3.new_empty(b, k)
