@@ -99,7 +99,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--quick", action="store_true", help="small grid, few iterations")
-    ap.add_argument("--out", default=None, help="table path (default: the package's routing/<kind>.json)")
+    ap.add_argument("--out", default=None, help="table path (default: python/metalcore/routing/<kind>.json "
+                    "in this checkout, to be committed; reinstall to use it)")
     args = ap.parse_args()
     dev = torch.device(args.device)
     if args.device == "cuda" and not metalcore.cuda_available():
@@ -127,7 +128,10 @@ def main():
                       "embedding_bag": ["n_indices", "embedding_dim"], "svd": ["batch", "m", "n"],
                       "qr": ["batch", "m", "n"]},
              "ops": ops}
-    path = args.out or routing.table_path(kind)
+    # default: the table in this checkout (the one to commit), not the installed package's copy
+    repo_table = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python", "metalcore",
+                              "routing", os.path.basename(routing.table_path(kind)))
+    path = args.out or os.path.normpath(repo_table)
     with open(path, "w") as f:
         json.dump(table, f, indent=1)
     write_results("routing", args.device, rows)
