@@ -6,30 +6,8 @@
 #include "../core/jacobi.h"
 #include "jacobi_lanes.h"
 
-#include <float.h>
-#include <math.h>
-
-#define FN(x) x##_f32
-#define REAL float
-#define EPS_REAL FLT_EPSILON
-#define SQRT sqrtf
-#define FABS fabsf
-#define SCHUR2 mc_sym_schur2_f32
-#include "eigh_impl.inc"
-#undef FN
-#undef REAL
-#undef EPS_REAL
-#undef SQRT
-#undef FABS
-#undef SCHUR2
-
-#define FN(x) x##_f64
-#define REAL double
-#define EPS_REAL DBL_EPSILON
-#define SQRT sqrt
-#define FABS fabs
-#define SCHUR2 mc_sym_schur2_f64
-#include "eigh_impl.inc"
+#define MC_JACOBI_IMPL "eigh_impl.inc"
+#include "jacobi_instances.h"
 
 static size_t per_thread_bytes(const mc_eigh_args *x) {
     return (size_t)2 * (size_t)(x->n * x->n) * MC_LANES * mc_dtype_size(x->dtype);

@@ -5,30 +5,8 @@
 #include "../core/jacobi.h"
 #include "jacobi_lanes.h"
 
-#include <float.h>
-#include <math.h>
-
-#define FN(x) x##_f32
-#define REAL float
-#define EPS_REAL FLT_EPSILON
-#define SQRT sqrtf
-#define FABS fabsf
-#define SCHUR2 mc_sym_schur2_f32
-#include "svd_impl.inc"
-#undef FN
-#undef REAL
-#undef EPS_REAL
-#undef SQRT
-#undef FABS
-#undef SCHUR2
-
-#define FN(x) x##_f64
-#define REAL double
-#define EPS_REAL DBL_EPSILON
-#define SQRT sqrt
-#define FABS fabs
-#define SCHUR2 mc_sym_schur2_f64
-#include "svd_impl.inc"
+#define MC_JACOBI_IMPL "svd_impl.inc"
+#include "jacobi_instances.h"
 
 /* A (m n lanes) + V (n n lanes) in the dtype, then m doubles of scratch (m >= n). */
 static size_t mats_bytes(const mc_svd_args *x) {
