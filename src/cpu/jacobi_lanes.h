@@ -8,17 +8,12 @@
 #define MC_CPU_JACOBI_LANES_H
 
 #include "../core/internal.h"
+#include "vecmath.h" /* MC_SIMD_CLONES */
 
 #include <stdint.h>
 
 #define MC_LANES 8
 
-/* Multi-versioned hot loops: AVX2 where the CPU has it, baseline otherwise (GCC on x86-64). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(MC_NO_CLONES)
-#define MC_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define MC_SIMD_CLONES
-#endif
 
 /* Threads to use for `groups` lane groups (1 for small batches; at most the online CPUs). */
 int mc_cpu_jacobi_threads(int64_t groups);
