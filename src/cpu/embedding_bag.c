@@ -3,6 +3,7 @@
  * (deterministic) in the weight's dtype, or in f32 for f16/bf16. */
 #include "../core/embedding_bag.h"
 #include "cpu_elem.h"
+#include "vecmath.h" /* MC_SIMD_CLONES */
 
 
 /* Bag b is [start, end). Returns 0 when the offsets make it invalid (then start = end = 0). */
@@ -58,6 +59,13 @@ static mc_status validate(const mc_embedding_bag_args *a) {
     return MC_STATUS_SUCCESS;
 }
 
+/* o += s * x over n floats (a separate function so it gets the AVX2 clone: the OpenMP body
+ * that calls it is outlined and would not) */
+MC_SIMD_CLONES
+static void axpy_f32(float *o, const float *x, float s, int64_t n) {
+    for (int64_t c = 0; c < n; ++c) o[c] += s * x[c];
+}
+
 /* float32 weights, sum or mean: row-major accumulation in float (each bag adds whole
  * contiguous rows, which the compiler vectorises), bags split across threads. */
 static void forward_sum_f32(const mc_embedding_bag_args *a) {
@@ -74,9 +82,7 @@ static void forward_sum_f32(const mc_embedding_bag_args *a) {
             const int64_t r = entry_row(a, p);
             if (r < 0) continue;
             ++count;
-            const float sc = psw ? psw[p] : 1.0f;
-            const float *wr = w + r * D;
-            for (int64_t c = 0; c < D; ++c) o[c] += sc * wr[c];
+            axpy_f32(o, w + r * D, psw ? psw[p] : 1.0f, D);
         }
         if (a->mode == MC_EMBEDDING_BAG_MODE_MEAN && count > 0) {
             const float inv = 1.0f / (float)count;
