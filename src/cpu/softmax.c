@@ -54,6 +54,12 @@ static float exp_floats(const float *x, float m, float *y, int64_t n) {
     return r;
 }
 
+/* y *= s */
+MC_SIMD_CLONES
+static void scale_floats(float *y, float s, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] *= s;
+}
+
 /* sum of a[i] * b[i] */
 MC_SIMD_CLONES
 static float dot_floats(const float *a, const float *b, int64_t n) {
@@ -72,8 +78,20 @@ static void softmax_rows_float(const mc_softmax_args *a) {
     const int64_t n = a->n;
 #pragma omp parallel for schedule(static) if (a->outer * n > (1 << 18))
     for (int64_t r = 0; r < a->outer; ++r) {
-        float xb[MC_CHUNK], yb[MC_CHUNK];
         const int64_t base = r * n;
+        if (a->dtype == MC_DTYPE_F32) { /* in place: max, then exp written once into y, then scale */
+            const float *x = (const float *)a->x + base;
+            float *y = (float *)a->y + base;
+            int nan = 0;
+            float m = max_floats(x, n, &nan);
+            if (nan) m = NAN;
+            double sum = 0; /* chunk sums added in double: long rows stay accurate */
+            for (int64_t c = 0; c < n; c += MC_CHUNK)
+                sum += exp_floats(x + c, m, y + c, n - c < MC_CHUNK ? n - c : MC_CHUNK);
+            scale_floats(y, (float)(1.0 / sum), n);
+            continue;
+        }
+        float xb[MC_CHUNK], yb[MC_CHUNK];
         int nan = 0;
         float m = -INFINITY;
         for (int64_t c = 0; c < n; c += MC_CHUNK) {
@@ -83,13 +101,13 @@ static void softmax_rows_float(const mc_softmax_args *a) {
             m = cm > m ? cm : m;
         }
         if (nan) m = NAN;
-        float sum = 0;
+        double sum = 0;
         for (int64_t c = 0; c < n; c += MC_CHUNK) {
             const int64_t len = n - c < MC_CHUNK ? n - c : MC_CHUNK;
             mc_chunk_load(a->x, a->dtype, base + c, len, xb);
             sum += exp_floats(xb, m, NULL, len);
         }
-        const float inv = 1.0f / sum;
+        const float inv = (float)(1.0 / sum);
         for (int64_t c = 0; c < n; c += MC_CHUNK) {
             const int64_t len = n - c < MC_CHUNK ? n - c : MC_CHUNK;
             mc_chunk_load(a->x, a->dtype, base + c, len, xb);
@@ -107,7 +125,7 @@ static void softmax_backward_rows_float(const mc_softmax_args *a) {
     for (int64_t r = 0; r < a->outer; ++r) {
         float yb[MC_CHUNK], gb[MC_CHUNK];
         const int64_t base = r * n;
-        float dot = 0;
+        double dot = 0;
         for (int64_t c = 0; c < n; c += MC_CHUNK) {
             const int64_t len = n - c < MC_CHUNK ? n - c : MC_CHUNK;
             mc_chunk_load(a->y, a->dtype, base + c, len, yb);
@@ -118,7 +136,8 @@ static void softmax_backward_rows_float(const mc_softmax_args *a) {
             const int64_t len = n - c < MC_CHUNK ? n - c : MC_CHUNK;
             mc_chunk_load(a->y, a->dtype, base + c, len, yb);
             mc_chunk_load(a->dy, a->dtype, base + c, len, gb);
-            for (int64_t i = 0; i < len; ++i) gb[i] = yb[i] * (gb[i] - dot);
+            const float d = (float)dot;
+            for (int64_t i = 0; i < len; ++i) gb[i] = yb[i] * (gb[i] - d);
             mc_chunk_store(a->dx, a->dtype, base + c, len, gb);
         }
     }
