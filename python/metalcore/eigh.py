@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from . import _C
-from ._backend import eager_direct
+from ._backend import fused_op
 
 __all__ = ["eigh", "eigh_ex"]
 
@@ -65,16 +65,14 @@ def _eigh_kernel(A3: Tensor, upper: bool) -> tuple[Tensor, Tensor, Tensor]:
     return L, Q, info
 
 
-@torch.library.custom_op("metalcore::eigh", mutates_args=())
-def _eigh_op(A: Tensor, upper: bool, check: bool) -> tuple[Tensor, Tensor, Tensor]:
+def _eigh_op_def(A: Tensor, upper: bool, check: bool) -> tuple[Tensor, Tensor, Tensor]:
     L, Q, info = _eigh_kernel(A, upper)
     if check:
         check_info(info, "eigh")
     return L, Q, info
 
 
-@_eigh_op.register_fake
-def _(A, upper, check):
+def _eigh_op_fake(A, upper, check):
     b, n = A.shape[0], A.shape[-1]
     return A.new_empty(b, n), A.new_empty(b, n, n), A.new_empty(b, dtype=torch.int32)
 
@@ -104,7 +102,7 @@ def _backward(ctx, gL, gQ, _ginfo):
     return eigh_backward(L, Q, gL, gQ), None, None
 
 
-_eigh_op.register_autograd(_backward, setup_context=_setup)
+_eigh_op = fused_op("eigh", _eigh_op_def, _eigh_op_fake, _setup, _backward)
 
 
 def _validate(A, UPLO):
@@ -126,12 +124,7 @@ def _eigh(A: Tensor, UPLO: str, check: bool):
         Q = A.new_empty(*batch, n, n)
         return L, Q, torch.zeros(batch, dtype=torch.int32, device=A.device)
     A3 = A.reshape(-1, n, n)
-    if eager_direct(A3):
-        L, Q, info = _eigh_kernel(A3, UPLO == "U")
-        if check:
-            check_info(info, "eigh")
-    else:
-        L, Q, info = _eigh_op(A3, UPLO == "U", check)
+    L, Q, info = _eigh_op(A3, UPLO == "U", check)
     return L.view(*batch, n), Q.view(*batch, n, n), info.view(batch)
 
 

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from . import _C
-from ._backend import TORCH_QR, eager_direct
+from ._backend import TORCH_QR, fused_op
 
 __all__ = ["cholesky", "cholesky_ex", "solve", "lu_factor", "lu_factor_ex", "lu_solve", "trsm", "qr"]
 
@@ -88,13 +88,11 @@ def _cholesky_impl(A: Tensor, upper: bool):
     return L, info
 
 
-@torch.library.custom_op("metalcore::cholesky_ex", mutates_args=())
-def _cholesky_op(A: Tensor, upper: bool) -> tuple[Tensor, Tensor]:
+def _cholesky_op_def(A: Tensor, upper: bool) -> tuple[Tensor, Tensor]:
     return _cholesky_impl(A, upper)
 
 
-@_cholesky_op.register_fake
-def _(A, upper):
+def _cholesky_op_fake(A, upper):
     return torch.empty_like(A), A.new_empty(A.shape[:-2], dtype=torch.int32)
 
 
@@ -116,7 +114,7 @@ def _cholesky_backward(ctx, gL, _ginfo):
     return gA, None
 
 
-_cholesky_op.register_autograd(_cholesky_backward, setup_context=_cholesky_setup)
+_cholesky_op = fused_op("cholesky_ex", _cholesky_op_def, _cholesky_op_fake, _cholesky_setup, _cholesky_backward)
 
 
 def cholesky_ex(A: Tensor, upper: bool = False, *, check_errors: bool = False):
@@ -127,7 +125,7 @@ def cholesky_ex(A: Tensor, upper: bool = False, *, check_errors: bool = False):
         L, info = torch.linalg.cholesky_ex(A, upper=upper)
     else:
         A = A.contiguous()
-        L, info = _cholesky_impl(A, upper) if eager_direct(A) else _cholesky_op(A, upper)
+        L, info = _cholesky_op(A, upper)
     if check_errors:
         _raise_cholesky(info, A.dim() - 2)
     return L, info
@@ -157,13 +155,11 @@ def _trsm_impl(A: Tensor, B: Tensor, lower: bool, transpose: bool, unit: bool) -
     return X
 
 
-@torch.library.custom_op("metalcore::trsm", mutates_args=())
-def _trsm_op(A: Tensor, B: Tensor, lower: bool, transpose: bool, unit_diagonal: bool) -> Tensor:
+def _trsm_op_def(A: Tensor, B: Tensor, lower: bool, transpose: bool, unit_diagonal: bool) -> Tensor:
     return _trsm_impl(A, B, lower, transpose, unit_diagonal)
 
 
-@_trsm_op.register_fake
-def _(A, B, lower, transpose, unit_diagonal):
+def _trsm_op_fake(A, B, lower, transpose, unit_diagonal):
     return torch.empty_like(B)
 
 
@@ -186,7 +182,7 @@ def _trsm_backward(ctx, gX):
     return gA, gB, None, None, None
 
 
-_trsm_op.register_autograd(_trsm_backward, setup_context=_trsm_setup)
+_trsm_op = fused_op("trsm", _trsm_op_def, _trsm_op_fake, _trsm_setup, _trsm_backward)
 
 
 def trsm(A: Tensor, B: Tensor, lower: bool = True, transpose: bool = False,
@@ -211,8 +207,6 @@ def trsm(A: Tensor, B: Tensor, lower: bool = True, transpose: bool = False,
                                              unitriangular=unit_diagonal)
     A = A.expand(*batch, n, n).contiguous()
     B = B.expand(*batch, n, B.shape[-1]).contiguous()
-    if eager_direct(A, B):
-        return _trsm_impl(A, B, lower, transpose, unit_diagonal)
     return _trsm_op(A, B, lower, transpose, unit_diagonal)
 
 
@@ -227,13 +221,11 @@ def _solve_impl(A: Tensor, B: Tensor):
     return X, info
 
 
-@torch.library.custom_op("metalcore::solve_ex", mutates_args=())
-def _solve_op(A: Tensor, B: Tensor) -> tuple[Tensor, Tensor]:
+def _solve_op_def(A: Tensor, B: Tensor) -> tuple[Tensor, Tensor]:
     return _solve_impl(A, B)
 
 
-@_solve_op.register_fake
-def _(A, B):
+def _solve_op_fake(A, B):
     return torch.empty_like(B), A.new_empty(A.shape[:-2], dtype=torch.int32)
 
 
@@ -249,7 +241,7 @@ def _solve_backward(ctx, gX, _ginfo):
     return gA, gB
 
 
-_solve_op.register_autograd(_solve_backward, setup_context=_solve_setup)
+_solve_op = fused_op("solve_ex", _solve_op_def, _solve_op_fake, _solve_setup, _solve_backward)
 
 
 def _raise_singular(info: Tensor, nbatch: int, name: str = "torch.linalg.solve") -> None:
@@ -287,7 +279,7 @@ def solve(A: Tensor, B: Tensor) -> Tensor:
         return X.squeeze(-1) if vector else X
     Ab = A.expand(*batch, n, n).contiguous()
     Bb = Bm.expand(*batch, n, Bm.shape[-1]).contiguous()
-    X, info = _solve_impl(Ab, Bb) if eager_direct(Ab, Bb) else _solve_op(Ab, Bb)
+    X, info = _solve_op(Ab, Bb)
     _raise_singular(info, len(batch))
     return X.squeeze(-1) if vector else X
 
@@ -300,13 +292,11 @@ def _lu_factor_impl(A: Tensor):
     return LU, piv, info
 
 
-@torch.library.custom_op("metalcore::lu_factor_ex", mutates_args=())
-def _lu_factor_op(A: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def _lu_factor_op_def(A: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return _lu_factor_impl(A)
 
 
-@_lu_factor_op.register_fake
-def _(A):
+def _lu_factor_op_fake(A):
     return (torch.empty_like(A), A.new_empty(A.shape[:-1], dtype=torch.int32),
             A.new_empty(A.shape[:-2], dtype=torch.int32))
 
@@ -326,14 +316,14 @@ def _lu_factor_backward(ctx, gLU, _gpiv, _ginfo):
     return P @ S
 
 
-_lu_factor_op.register_autograd(_lu_factor_backward, setup_context=_lu_factor_setup)
+_lu_factor_op = fused_op("lu_factor_ex", _lu_factor_op_def, _lu_factor_op_fake, _lu_factor_setup, _lu_factor_backward)
 
 
 def lu_factor_ex(A: Tensor, *, check_errors: bool = False):
     """(LU, pivots, info) as torch.linalg.lu_factor_ex (square A; pivots 1-based int32)."""
     _check_matrix("lu_factor", A)
     A = A.contiguous()
-    LU, piv, info = _lu_factor_impl(A) if eager_direct(A) else _lu_factor_op(A)
+    LU, piv, info = _lu_factor_op(A)
     if check_errors:
         _raise_singular(info, A.dim() - 2, "torch.linalg.lu_factor")
     return LU, piv, info
@@ -352,13 +342,11 @@ def _lu_solve_impl(LU: Tensor, piv: Tensor, B: Tensor, adjoint: bool) -> Tensor:
     return X
 
 
-@torch.library.custom_op("metalcore::lu_solve", mutates_args=())
-def _lu_solve_op(LU: Tensor, pivots: Tensor, B: Tensor, adjoint: bool) -> Tensor:
+def _lu_solve_op_def(LU: Tensor, pivots: Tensor, B: Tensor, adjoint: bool) -> Tensor:
     return _lu_solve_impl(LU, pivots, B, adjoint)
 
 
-@_lu_solve_op.register_fake
-def _(LU, pivots, B, adjoint):
+def _lu_solve_op_fake(LU, pivots, B, adjoint):
     return torch.empty_like(B)
 
 
@@ -375,7 +363,7 @@ def _lu_solve_backward(ctx, gX):
     return None, None, lu_solve(LU, piv, gX, adjoint=not ctx.adjoint), None
 
 
-_lu_solve_op.register_autograd(_lu_solve_backward, setup_context=_lu_solve_setup)
+_lu_solve_op = fused_op("lu_solve", _lu_solve_op_def, _lu_solve_op_fake, _lu_solve_setup, _lu_solve_backward)
 
 
 def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoint: bool = False) -> Tensor:
@@ -399,8 +387,6 @@ def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoin
     LU = LU.expand(*batch, n, n).contiguous()
     pivots = pivots.expand(*batch, n).contiguous()
     B = B.expand(*batch, n, B.shape[-1]).contiguous()
-    if eager_direct(LU, B):
-        return _lu_solve_impl(LU, pivots, B, bool(adjoint))
     return _lu_solve_op(LU, pivots, B, bool(adjoint))
 
 
@@ -428,13 +414,11 @@ def _qr_impl(A: Tensor, mode: str):
     return Q, R
 
 
-@torch.library.custom_op("metalcore::qr", mutates_args=())
-def _qr_op(A: Tensor, mode: str) -> tuple[Tensor, Tensor]:
+def _qr_op_def(A: Tensor, mode: str) -> tuple[Tensor, Tensor]:
     return _qr_impl(A, mode)
 
 
-@_qr_op.register_fake
-def _(A, mode):
+def _qr_op_fake(A, mode):
     qs, rs = _qr_shapes(A, mode)
     return (A.new_empty(qs) if qs is not None else A.new_empty(0)), A.new_empty(rs)
 
@@ -474,7 +458,7 @@ def _qr_backward(ctx, gQ, gR):
     return torch.cat([gX, Q @ gV], dim=-1), None
 
 
-_qr_op.register_autograd(_qr_backward, setup_context=_qr_setup)
+_qr_op = fused_op("qr", _qr_op_def, _qr_op_fake, _qr_setup, _qr_backward)
 
 
 def qr(A: Tensor, mode: str = "reduced"):
@@ -489,5 +473,5 @@ def qr(A: Tensor, mode: str = "reduced"):
         Q, R = TORCH_QR(A, mode=mode)
     else:
         A = A.contiguous()
-        Q, R = _qr_impl(A, mode) if eager_direct(A) else _qr_op(A, mode)
+        Q, R = _qr_op(A, mode)
     return R if mode == "r" else (Q, R)

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from . import _C
-from ._backend import TORCH_SVD, eager_direct
+from ._backend import TORCH_SVD, fused_op
 from .eigh import check_info
 
 __all__ = ["svd", "svd_ex"]
@@ -56,16 +56,14 @@ def _svd_kernel(A3: Tensor, full: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]
     return U, S, V, info
 
 
-@torch.library.custom_op("metalcore::svd", mutates_args=())
-def _svd_op(A: Tensor, full_matrices: bool, check: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _svd_op_def(A: Tensor, full_matrices: bool, check: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     U, S, V, info = _svd_kernel(A, full_matrices)
     if check:
         check_info(info, "svd")
     return U, S, V, info
 
 
-@_svd_op.register_fake
-def _(A, full_matrices, check):
+def _svd_op_fake(A, full_matrices, check):
     b, m, n = A.shape
     k = min(m, n)
     return (A.new_empty(b, m, m if full_matrices else k), A.new_empty(b, k),
@@ -119,7 +117,7 @@ def _backward(ctx, gU, gS, gV, _ginfo):
     return svd_backward(U, S, V, gU, gS, gV), None, None
 
 
-_svd_op.register_autograd(_backward, setup_context=_setup)
+_svd_op = fused_op("svd", _svd_op_def, _svd_op_fake, _setup, _backward)
 
 
 def _svd(A: Tensor, full_matrices: bool, check: bool):
@@ -136,12 +134,7 @@ def _svd(A: Tensor, full_matrices: bool, check: bool):
         U = A.new_empty(*batch, m, m if full_matrices else k)
         V = A.new_empty(*batch, n, n if full_matrices else k)
         return U, A.new_empty(*batch, k), V, torch.zeros(batch, dtype=torch.int32, device=A.device)
-    if eager_direct(A3):
-        U, S, V, info = _svd_kernel(A3, full_matrices)
-        if check:
-            check_info(info, "svd")
-    else:
-        U, S, V, info = _svd_op(A3, full_matrices, check)
+    U, S, V, info = _svd_op(A3, full_matrices, check)
     return (U.view(*batch, *U.shape[-2:]), S.view(*batch, k), V.view(*batch, *V.shape[-2:]),
             info.view(batch))
 
