@@ -11,18 +11,6 @@ static mc_status check_float(const mc_tensor *t, const char *op, const char *nam
     return MC_STATUS_SUCCESS;
 }
 
-/* `t` matches `ref` in shape, dtype and device, and is contiguous. */
-static mc_status check_like(const mc_tensor *ref, const char *rn, const mc_tensor *t, const char *name) {
-    mc_status s;
-    if ((s = mc_check_tensor(t, name))) return s;
-    if ((s = mc_check_same_device(ref, rn, t, name))) return s;
-    if ((s = mc_check_same_shape(ref, rn, t, name))) return s;
-    if (t->dtype != ref->dtype)
-        return mc_fail(MC_STATUS_UNSUPPORTED_DTYPE, "%s has dtype %s; expected %s (that of %s)", name,
-                       mc_dtype_name(t->dtype), mc_dtype_name(ref->dtype), rn);
-    return MC_STATUS_SUCCESS;
-}
-
 static mc_status check_act(mc_activation act) {
     if ((int)act < 0 || act >= MC_ACTIVATION_COUNT_)
         return mc_fail(MC_STATUS_INVALID_ARGUMENT, "unknown activation %d", (int)act);
@@ -36,8 +24,7 @@ mc_status mc_activation_forward(mc_activation act, const mc_tensor *x, mc_tensor
     if ((s = mc_check_tensor(x, "x"))) return s;
     if ((s = check_float(x, "activation", "x"))) return s;
     if ((s = mc_check_contiguous(x, "x"))) return s;
-    if ((s = check_like(x, "x", y, "y"))) return s;
-    if ((s = mc_check_contiguous(y, "y"))) return s;
+    if ((s = mc_check_like_contiguous(x, "x", y, "y"))) return s;
     mc_act_args a = {0};
     a.act = act;
     a.numel = mc_tensor_numel(x);
@@ -63,10 +50,8 @@ mc_status mc_activation_backward(mc_activation act, const mc_tensor *dy, const m
     if ((s = mc_check_tensor(x, "x"))) return s;
     if ((s = check_float(x, "activation backward", "x"))) return s;
     if ((s = mc_check_contiguous(x, "x"))) return s;
-    if ((s = check_like(x, "x", dy, "dy"))) return s;
-    if ((s = mc_check_contiguous(dy, "dy"))) return s;
-    if ((s = check_like(x, "x", dx, "dx"))) return s;
-    if ((s = mc_check_contiguous(dx, "dx"))) return s;
+    if ((s = mc_check_like_contiguous(x, "x", dy, "dy"))) return s;
+    if ((s = mc_check_like_contiguous(x, "x", dx, "dx"))) return s;
     mc_act_args a = {0};
     a.act = act;
     a.numel = mc_tensor_numel(x);
@@ -135,7 +120,7 @@ static mc_status swiglu_inputs(const mc_tensor *gate, const mc_tensor *up, mc_sw
     mc_status s;
     if ((s = mc_check_tensor(gate, "gate"))) return s;
     if ((s = check_float(gate, "swiglu", "gate"))) return s;
-    if ((s = check_like(gate, "gate", up, "up"))) return s;
+    if ((s = mc_check_like(gate, "gate", up, "up"))) return s;
     if ((s = row_view(gate, "gate", &a->gate_rs))) return s;
     if ((s = row_view(up, "up", &a->up_rs))) return s;
     a->dtype = gate->dtype;
@@ -150,7 +135,7 @@ mc_status mc_swiglu_forward(const mc_tensor *gate, const mc_tensor *up, mc_tenso
     mc_swiglu_args a = {0};
     mc_status s;
     if ((s = swiglu_inputs(gate, up, &a))) return s;
-    if ((s = check_like(gate, "gate", y, "y"))) return s;
+    if ((s = mc_check_like(gate, "gate", y, "y"))) return s;
     if ((s = row_view(y, "y", &a.y_rs))) return s;
     a.y = y->data;
     a.stream = stream;
@@ -170,11 +155,11 @@ mc_status mc_swiglu_backward(const mc_tensor *dy, const mc_tensor *gate, const m
     mc_swiglu_args a = {0};
     mc_status s;
     if ((s = swiglu_inputs(gate, up, &a))) return s;
-    if ((s = check_like(gate, "gate", dy, "dy"))) return s;
+    if ((s = mc_check_like(gate, "gate", dy, "dy"))) return s;
     if ((s = row_view(dy, "dy", &a.dy_rs))) return s;
-    if ((s = check_like(gate, "gate", dgate, "dgate"))) return s;
+    if ((s = mc_check_like(gate, "gate", dgate, "dgate"))) return s;
     if ((s = row_view(dgate, "dgate", &a.dgate_rs))) return s;
-    if ((s = check_like(gate, "gate", dup, "dup"))) return s;
+    if ((s = mc_check_like(gate, "gate", dup, "dup"))) return s;
     if ((s = row_view(dup, "dup", &a.dup_rs))) return s;
     if (dgate->data == dup->data && mc_tensor_numel(gate) > 0)
         return mc_fail(MC_STATUS_INVALID_ARGUMENT, "swiglu backward: dgate and dup must not alias");

@@ -82,3 +82,19 @@ mc_status mc_check_same_shape(const mc_tensor *a, const char *an, const mc_tenso
     if (!same) return mc_fail(MC_STATUS_SHAPE_MISMATCH, "%s and %s have different shapes", an, bn);
     return MC_STATUS_SUCCESS;
 }
+
+mc_status mc_check_like(const mc_tensor *ref, const char *rn, const mc_tensor *t, const char *name) {
+    mc_status s;
+    if ((s = mc_check_tensor(t, name))) return s;
+    if ((s = mc_check_same_device(ref, rn, t, name))) return s;
+    if ((s = mc_check_same_shape(ref, rn, t, name))) return s;
+    if (t->dtype != ref->dtype)
+        return mc_fail(MC_STATUS_UNSUPPORTED_DTYPE, "%s has dtype %s; expected %s (that of %s)", name,
+                       mc_dtype_name(t->dtype), mc_dtype_name(ref->dtype), rn);
+    return MC_STATUS_SUCCESS;
+}
+
+mc_status mc_check_like_contiguous(const mc_tensor *ref, const char *rn, const mc_tensor *t, const char *name) {
+    mc_status s = mc_check_like(ref, rn, t, name);
+    return s ? s : mc_check_contiguous(t, name);
+}

@@ -32,6 +32,10 @@ mc_status mc_check_same_device(const mc_tensor *a, const char *an, const mc_tens
 /* a and b have the same shape. */
 mc_status mc_check_same_shape(const mc_tensor *a, const char *an, const mc_tensor *b,
                               const char *bn);
+/* t is a valid tensor with the shape, dtype and device of ref (an output or a gradient shaped
+ * like an input); the _contiguous form also requires t to be row-major contiguous. */
+mc_status mc_check_like(const mc_tensor *ref, const char *rn, const mc_tensor *t, const char *name);
+mc_status mc_check_like_contiguous(const mc_tensor *ref, const char *rn, const mc_tensor *t, const char *name);
 /* The device is usable: CPU, or CUDA compiled in with a valid ordinal. */
 mc_status mc_check_device(const mc_device *d, const char *name);
 /* dtype is one of f32, f64, f16, bf16. */

@@ -50,18 +50,6 @@ static mc_status rmsnorm_check_common(const mc_tensor *x, const mc_tensor *weigh
     return MC_STATUS_SUCCESS;
 }
 
-/* out must look exactly like x (shape, dtype, device, contiguous). */
-static mc_status check_like_x(const mc_tensor *x, const mc_tensor *out, const char *name) {
-    mc_status s;
-    if ((s = mc_check_tensor(out, name))) return s;
-    if ((s = mc_check_same_device(x, "x", out, name))) return s;
-    if ((s = mc_check_same_shape(x, "x", out, name))) return s;
-    if (out->dtype != x->dtype)
-        return mc_fail(MC_STATUS_UNSUPPORTED_DTYPE, "%s has dtype %s; expected %s (that of x)", name,
-                       mc_dtype_name(out->dtype), mc_dtype_name(x->dtype));
-    return mc_check_contiguous(out, name);
-}
-
 /* The forward of both ops, arguments checked: to the backend of the device. */
 static mc_status run_forward(const mc_rmsnorm_args *a, mc_device_type dev) {
     if (a->rows == 0) return MC_STATUS_SUCCESS;
@@ -79,7 +67,7 @@ mc_status mc_rmsnorm_forward(const mc_tensor *x, const mc_tensor *weight, double
     mc_rmsnorm_args a = {0};
     mc_status s;
     if ((s = rmsnorm_check_common(x, weight, rstd, &a))) return s;
-    if ((s = check_like_x(x, y, "y"))) return s;
+    if ((s = mc_check_like_contiguous(x, "x", y, "y"))) return s;
     if (!(eps >= 0.0)) return mc_fail(MC_STATUS_INVALID_ARGUMENT, "eps must be >= 0 (got %g)", eps);
     if (y->data == x->data && a.rows > 0)
         return mc_fail(MC_STATUS_INVALID_ARGUMENT, "y must not alias x");
@@ -120,8 +108,8 @@ static mc_status rmsnorm_backward_impl(const mc_tensor *dy, const mc_tensor *dre
     mc_status s;
     if (!rstd) return mc_fail(MC_STATUS_INVALID_ARGUMENT, "rstd is NULL");
     if ((s = rmsnorm_check_common(x, weight, rstd, &a))) return s;
-    if ((s = check_like_x(x, dy, "dy"))) return s;
-    if ((s = check_like_x(x, dx, "dx"))) return s;
+    if ((s = mc_check_like_contiguous(x, "x", dy, "dy"))) return s;
+    if ((s = mc_check_like_contiguous(x, "x", dx, "dx"))) return s;
     if (dx->data == x->data && a.rows > 0)
         return mc_fail(MC_STATUS_INVALID_ARGUMENT, "dx must not alias x");
     if (dweight) {
@@ -135,7 +123,7 @@ static mc_status rmsnorm_backward_impl(const mc_tensor *dy, const mc_tensor *dre
         a.dweight = dweight->data;
     }
     if (dres) {
-        if ((s = check_like_x(x, dres, "dh"))) return s;
+        if ((s = mc_check_like_contiguous(x, "x", dres, "dh"))) return s;
         a.dres = dres->data;
     }
     a.dy = dy->data;
@@ -175,9 +163,9 @@ mc_status mc_add_rmsnorm_forward(const mc_tensor *x, const mc_tensor *residual, 
     mc_rmsnorm_args a = {0};
     mc_status s;
     if ((s = rmsnorm_check_common(x, weight, rstd, &a))) return s;
-    if ((s = check_like_x(x, residual, "residual"))) return s;
-    if ((s = check_like_x(x, y, "y"))) return s;
-    if ((s = check_like_x(x, h, "h"))) return s;
+    if ((s = mc_check_like_contiguous(x, "x", residual, "residual"))) return s;
+    if ((s = mc_check_like_contiguous(x, "x", y, "y"))) return s;
+    if ((s = mc_check_like_contiguous(x, "x", h, "h"))) return s;
     if (!(eps >= 0.0)) return mc_fail(MC_STATUS_INVALID_ARGUMENT, "eps must be >= 0 (got %g)", eps);
     if (a.rows > 0 && (y->data == x->data || y->data == residual->data || y->data == h->data))
         return mc_fail(MC_STATUS_INVALID_ARGUMENT, "y must not alias x, residual or h");

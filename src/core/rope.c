@@ -39,11 +39,7 @@ static mc_status check_cs(const mc_tensor *c, const char *name, const mc_tensor 
 static mc_status check_out(const mc_tensor *x, const char *xn, const mc_tensor *y, const char *yn) {
     mc_status s;
     if ((s = check_bhsd(y, yn))) return s;
-    if ((s = mc_check_same_device(x, xn, y, yn))) return s;
-    if ((s = mc_check_same_shape(x, xn, y, yn))) return s;
-    if (y->dtype != x->dtype)
-        return mc_fail(MC_STATUS_UNSUPPORTED_DTYPE, "rope: %s has dtype %s; expected %s (that of %s)", yn,
-                       mc_dtype_name(y->dtype), mc_dtype_name(x->dtype), xn);
+    if ((s = mc_check_like(x, xn, y, yn))) return s;
     if (y->data == x->data && mc_tensor_numel(x) > 0)
         for (int i = 0; i < 4; ++i)
             if (x->shape[i] > 1 && x->strides[i] != y->strides[i])

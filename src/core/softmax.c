@@ -29,17 +29,6 @@ static mc_status softmax_check_x(const mc_tensor *x, int dim, const char *name, 
     return MC_STATUS_SUCCESS;
 }
 
-static mc_status check_like(const mc_tensor *ref, const char *rn, const mc_tensor *t, const char *name) {
-    mc_status s;
-    if ((s = mc_check_tensor(t, name))) return s;
-    if ((s = mc_check_same_device(ref, rn, t, name))) return s;
-    if ((s = mc_check_same_shape(ref, rn, t, name))) return s;
-    if (t->dtype != ref->dtype)
-        return mc_fail(MC_STATUS_UNSUPPORTED_DTYPE, "%s has dtype %s; expected %s (that of %s)", name,
-                       mc_dtype_name(t->dtype), mc_dtype_name(ref->dtype), rn);
-    return mc_check_contiguous(t, name);
-}
-
 static size_t workspace_size(const mc_softmax_args *a, mc_device_type dev) {
     if (a->outer * a->n * a->inner == 0 || dev == MC_DEVICE_CPU) return 0;
 #ifdef MC_WITH_CUDA
@@ -73,7 +62,7 @@ mc_status mc_softmax_forward(const mc_tensor *x, int dim, mc_tensor *y, void *wo
     mc_softmax_args a = {0};
     mc_status s;
     if ((s = softmax_check_x(x, dim, "x", &a))) return s;
-    if ((s = check_like(x, "x", y, "y"))) return s;
+    if ((s = mc_check_like_contiguous(x, "x", y, "y"))) return s;
     a.x = x->data;
     a.y = y->data;
     a.workspace = workspace;
@@ -95,8 +84,8 @@ mc_status mc_softmax_backward(const mc_tensor *dy, const mc_tensor *y, int dim, 
     mc_softmax_args a = {0};
     mc_status s;
     if ((s = softmax_check_x(y, dim, "y", &a))) return s;
-    if ((s = check_like(y, "y", dy, "dy"))) return s;
-    if ((s = check_like(y, "y", dx, "dx"))) return s;
+    if ((s = mc_check_like_contiguous(y, "y", dy, "dy"))) return s;
+    if ((s = mc_check_like_contiguous(y, "y", dx, "dx"))) return s;
     if (dx->data == y->data && mc_tensor_numel(y) > 0)
         return mc_fail(MC_STATUS_INVALID_ARGUMENT, "softmax backward: dx must not alias y");
     a.y = y->data;
