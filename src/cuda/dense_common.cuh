@@ -82,33 +82,81 @@ inline int block_threads(int64_t cols, int max_warps) {
 /* A: (batch, n, n) row-major, stride sA per matrix; B, X: (batch, n, k), stride sB.
  * op(A)(i, j) = trans ? A[j][i] : A[i][j]; op(A) is lower triangular when lower ^ trans. */
 
-/* One warp per right-hand side (for few right-hand sides): each step i is one dot product of
- * row i of op(A) with the solved part of x, split over the lanes. Block: 4 warps = 4 columns. */
-template <typename C>
-__global__ void __launch_bounds__(128)
-    trsm_warp_kernel(const C *A, int64_t sA, const C *B, C *X, int64_t sB, int n, int k, int lower,
-                     int trans, int unit) {
-    const int lane = threadIdx.x & 31;
-    const int c = blockIdx.y * 4 + (threadIdx.x >> 5);
-    if (c >= k) return;
+/* Few right-hand sides (k <= 8): one thread block per matrix, 32 rows of the substitution at a
+ * time. In the coordinates s of the effective lower-triangular system (row i = s when op(A) is
+ * lower, n-1-s when it is upper), warp 0 solves the 32x32 diagonal block with the block in
+ * registers (a lane per row; each solved value reaches the lanes below by a shuffle), then every
+ * thread subtracts that block's contribution from the rows it owns further down. Reads of op(A)
+ * are contiguous per thread (A as stored) or coalesced across threads (A transposed); each
+ * element of the triangle is read once, so the kernel runs near memory speed at n = 64..256.
+ * Idea: the blocked (panel + update) forward substitution of LAPACK's trsv / MAGMA's batched
+ * trsv; the code is our own. X may alias B. */
+template <typename C, int K>
+__global__ void __launch_bounds__(256)
+    trsm_panel_kernel(const C *A, int64_t sA, const C *B, C *X, int64_t sB, int n, int k, int lower,
+                      int trans, int unit) {
+    __shared__ C xs[32][K];
+    const int tid = threadIdx.x, nt = blockDim.x, lane = tid & 31;
     const int64_t b = blockIdx.x;
     const C *a = A + b * sA;
     const C *bb = B + b * sB;
     C *x = X + b * sB;
     const bool el = (lower ^ trans) != 0;
-    for (int s = 0; s < n; ++s) {
-        const int i = el ? s : n - 1 - s;
-        const int j0 = el ? 0 : i + 1, j1 = el ? i : n;
-        C acc = 0;
-        for (int j = j0 + lane; j < j1; j += 32)
-            acc += (trans ? a[(int64_t)j * n + i] : a[(int64_t)i * n + j]) * x[(int64_t)j * k + c];
-        acc = wsum(acc);
-        if (lane == 0) {
-            C v = bb[(int64_t)i * k + c] - acc;
-            if (!unit) v /= a[(int64_t)i * n + i];
-            x[(int64_t)i * k + c] = v;
+    /* op(A) in s coordinates: lower triangular */
+    auto row = [&](int s) -> int64_t { return el ? s : n - 1 - s; };
+    auto M = [&](int s, int t) -> C {
+        const int64_t i = row(s), j = row(t);
+        return trans ? a[j * n + i] : a[i * n + j];
+    };
+    if (x != bb) {
+        for (int64_t t = tid; t < (int64_t)n * k; t += nt) x[t] = bb[t];
+        __syncthreads();
+    }
+    for (int s0 = 0; s0 < n; s0 += 32) {
+        const int w = min(32, n - s0);
+        if (tid < 32) {
+            C v[K], d[32];
+            const bool mine = lane < w;
+#pragma unroll
+            for (int c = 0; c < K; ++c) v[c] = (mine && c < k) ? x[row(s0 + lane) * k + c] : C(0);
+#pragma unroll
+            for (int t = 0; t < 32; ++t) d[t] = (mine && t <= lane) ? M(s0 + lane, s0 + t) : C(0);
+#pragma unroll
+            for (int t = 0; t < 32; ++t) {
+                if (t >= w) break;
+                if (lane == t && !unit)
+#pragma unroll
+                    for (int c = 0; c < K; ++c) v[c] /= d[t];
+#pragma unroll
+                for (int c = 0; c < K; ++c) {
+                    const C xt = __shfl_sync(0xffffffffu, v[c], t);
+                    if (lane > t) v[c] -= d[t] * xt;
+                }
+            }
+            if (mine)
+#pragma unroll
+                for (int c = 0; c < K; ++c)
+                    if (c < k) {
+                        x[row(s0 + lane) * k + c] = v[c];
+                        xs[lane][c] = v[c];
+                    }
         }
-        __syncwarp(); /* orders lane 0's write of x_i before the other lanes read it */
+        __syncthreads();
+        for (int s = s0 + w + tid; s < n; s += nt) {
+            C acc[K];
+            const int64_t i = row(s);
+#pragma unroll
+            for (int c = 0; c < K; ++c) acc[c] = c < k ? x[i * k + c] : C(0);
+            for (int t = 0; t < w; ++t) {
+                const C m = M(s, s0 + t);
+#pragma unroll
+                for (int c = 0; c < K; ++c) acc[c] -= m * xs[t][c];
+            }
+#pragma unroll
+            for (int c = 0; c < K; ++c)
+                if (c < k) x[i * k + c] = acc[c];
+        }
+        __syncthreads();
     }
 }
 
@@ -140,8 +188,11 @@ template <typename C>
 inline mc_status launch_trsm(const C *A, int64_t sA, const C *B, C *X, int64_t sB, int64_t batch, int n,
                              int k, int lower, int trans, int unit, cudaStream_t s) {
     if (k <= 8) {
-        dim3 grid((unsigned)batch, (unsigned)((k + 3) / 4));
-        trsm_warp_kernel<C><<<grid, 128, 0, s>>>(A, sA, B, X, sB, n, k, lower, trans, unit);
+        const int t = n >= 256 ? 256 : (n <= 32 ? 32 : (n + 31) / 32 * 32);
+        if (k == 1) trsm_panel_kernel<C, 1><<<(unsigned)batch, t, 0, s>>>(A, sA, B, X, sB, n, k, lower, trans, unit);
+        else if (k <= 2) trsm_panel_kernel<C, 2><<<(unsigned)batch, t, 0, s>>>(A, sA, B, X, sB, n, k, lower, trans, unit);
+        else if (k <= 4) trsm_panel_kernel<C, 4><<<(unsigned)batch, t, 0, s>>>(A, sA, B, X, sB, n, k, lower, trans, unit);
+        else trsm_panel_kernel<C, 8><<<(unsigned)batch, t, 0, s>>>(A, sA, B, X, sB, n, k, lower, trans, unit);
     } else {
         const int t = k >= 128 ? 128 : ((k + 31) / 32) * 32;
         dim3 grid((unsigned)batch, (unsigned)((k + t - 1) / t));

@@ -1,12 +1,12 @@
 /* LU with partial pivoting on CUDA: lu_factor, lu_solve and solve.
  *
- * One thread block per matrix. When [A | B] fits in shared memory (fp32 n = 64 with a few
- * right-hand sides: 17 KiB), or does once its first few columns are kept in global memory (fp32
- * n = 256: 33 of 257 columns), solve is one kernel: eliminate with partial pivoting on the
- * augmented matrix (B carried along as extra columns), then back-substitute; lu_factor is the
- * same kernel without B. Otherwise the block factors in global memory (a column-major working
- * copy for solve, in place in the output for lu_factor), and the solve runs as row interchanges
- * and two triangular solves (dense_common.cuh). Mirrors src/cpu/dense_kernels.h (lu_inplace). */
+ * One thread block per matrix: blocked by 32 columns with the panel in registers for n <= 256
+ * (lu_blocked_kernel), one column at a time in global memory beyond (lu_global_kernel; the
+ * Python layer sends large matrices to cuSOLVER). solve = factor into a working copy, then the
+ * row interchanges and two triangular solves of dense_common.cuh. 16-bit solve factors and
+ * solves in fp32 and rounds once at the end. Mirrors src/cpu/dense_kernels.h (lu_inplace). */
+#include <type_traits>
+
 #include "dense_common.cuh"
 
 namespace {
@@ -18,21 +18,6 @@ template <typename C, typename Ix> struct Plain {
     Ix ix;
     __device__ __forceinline__ C &operator()(int64_t i, int64_t c) const { return p[ix(i, c)]; }
 };
-/* Columns [0, c0) in global memory (element (i, c) at g[c * gcs + i * grs]), the rest
- * column-major in shared memory (ld lds). The leading columns become L early and are then only
- * read while their own step runs, so a matrix slightly too big for shared memory (fp32 n = 256:
- * 257 KiB) keeps all its trailing updates in shared memory. */
-template <typename C> struct SplitCols {
-    C *g;
-    int64_t gcs, grs;
-    C *s;
-    int64_t lds;
-    int c0;
-    __device__ __forceinline__ C &operator()(int64_t i, int64_t c) const {
-        return c < c0 ? g[c * gcs + i * grs] : s[(c - c0) * lds + i];
-    }
-};
-
 /* (v, i) beats (best, bi): larger |value|, NaN over numbers, the lower row on ties (LAPACK's
  * first maximum). */
 template <typename C> __device__ __forceinline__ bool better(C v, int i, C best, int bi) {
@@ -100,64 +85,6 @@ __device__ int lu_core(Acc_ M, int n, int ncols, int32_t *piv) {
     return info;
 }
 
-/* Back substitution U X = Y on the right-hand-side columns n..n+k-1 of M. */
-template <typename C, typename Acc_>
-__device__ void back_subst(Acc_ M, int n, int k) {
-    for (int j = n - 1; j >= 0; --j) {
-        const C d = M(j, j);
-        for (int c = threadIdx.x; c < k; c += blockDim.x) M(j, n + c) /= d;
-        __syncthreads();
-        const int tot = j * k;
-        for (int t = threadIdx.x; t < tot; t += blockDim.x) {
-            const int i = t % j, c = t / j;
-            M(i, n + c) -= M(i, j) * M(j, n + c);
-        }
-        __syncthreads();
-    }
-}
-
-/* A: (batch, n, n); B, X: (batch, n, k) or NULL (k = 0: factor only); LU: (batch, n, n) or NULL;
- * pivots: (batch, n) or NULL; info: (batch,). [A | B] column-major in shared memory, except its
- * first c0 columns (SplitCols): in LU itself when factoring, else in gws (batch, c0, n). */
-template <typename T>
-__global__ void __launch_bounds__(1024)
-    lu_smem_kernel(const T *A, const T *B, T *X, T *LU, int32_t *pivots, int32_t *info, int n, int k,
-                   int c0, typename Acc<T>::type *gws) {
-    using C = typename Acc<T>::type;
-    extern __shared__ __align__(16) unsigned char smem[];
-    const int64_t ld = odd_ld(n);
-    C *S = reinterpret_cast<C *>(smem);
-    int32_t *piv = reinterpret_cast<int32_t *>(S + ld * (n + k - c0));
-    const int64_t b = blockIdx.x, nn = (int64_t)n * n, nk = (int64_t)n * k;
-    /* Global columns: in place in the row-major LU output when factoring (T is the working
-     * type there), else column-major in the workspace. */
-    SplitCols<C> M{nullptr, n, 1, S, ld, c0};
-    if (c0 > 0) {
-        if (LU) {
-            M.g = reinterpret_cast<C *>(LU) + b * nn;
-            M.gcs = 1;
-            M.grs = n;
-        } else {
-            M.g = gws + b * (int64_t)n * c0;
-        }
-    }
-    for (int64_t t = threadIdx.x; t < nn; t += blockDim.x) M(t / n, t % n) = ld_c(A[b * nn + t]);
-    for (int64_t t = threadIdx.x; t < nk; t += blockDim.x) M(t / k, n + t % k) = ld_c(B[b * nk + t]);
-    __syncthreads();
-    const int inf = lu_core<C>(M, n, n + k, piv);
-    __syncthreads();
-    if (threadIdx.x == 0) info[b] = inf;
-    if (LU) {
-        for (int64_t t = threadIdx.x; t < nn; t += blockDim.x)
-            if (t % n >= c0) LU[b * nn + t] = st_c<T>(M(t / n, t % n));
-        for (int i = threadIdx.x; i < n; i += blockDim.x) pivots[b * n + i] = piv[i];
-    }
-    if (X) {
-        back_subst<C>(M, n, k);
-        for (int64_t t = threadIdx.x; t < nk; t += blockDim.x) X[b * nk + t] = st_c<T>(M(t / k, n + t % k));
-    }
-}
-
 /* Factors in global memory: W = A (converted, in layout ix) then L\U in place.
  * W: (batch, n, n) with per-matrix stride n*n; piv: (batch, n) 1-based; info: (batch,). */
 template <typename T, typename C, typename Ix>
@@ -171,36 +98,211 @@ __global__ void __launch_bounds__(1024)
     if (threadIdx.x == 0) info[b] = inf;
 }
 
-/* How a call runs: in shared memory with its first c0 columns in global memory (c0 = 0: all in
- * shared memory), or (c0 < 0) entirely in global memory. At most a quarter of the columns go
- * to global memory; beyond that the split saves little. */
-template <typename T> int plan_c0(const mc_dense_args *a, int64_t k) {
-    using C = typename Acc<T>::type;
-    const int64_t ld = odd_ld(a->n), cols = a->n + k;
-    const int64_t avail = (int64_t)max_smem(a->device) - 1024 - a->n * (int64_t)sizeof(int32_t);
-    const int64_t fit = avail > 0 ? avail / (ld * (int64_t)sizeof(C)) : 0;
-    const int64_t c0 = cols - fit;
-    if (c0 <= 0) return 0;
-    if (c0 > a->n / 4) return -1;
-    return (int)c0;
+/* Blocked right-looking LU with partial pivoting (n <= 256), one thread block per matrix, 32
+ * columns per step. Thread t owns row c0 + t of the panel, its 32 panel values in registers:
+ * per column, one block-wide argmax picks the pivot, the pivot row is swapped and broadcast
+ * through shared memory, and every row below eliminates in registers (two barriers per column
+ * instead of a pass over the whole trailing matrix). Then the panel's interchanges reach the
+ * other columns, U12 = L11^{-1} A12 (a thread per column), and A22 -= L21 U12 in 4x4 register
+ * tiles from shared copies of L21 and U12. The matrix S is in shared memory when it fits (two
+ * blocks per multiprocessor), else in place in W. Ideas: LAPACK's getrf (blocked right-looking,
+ * deferred interchanges) and MAGMA's batched getrf with a register panel; the code is our own. */
+constexpr int LNB = 32, LPLD = 33, LU_BLOCKED_MAX_N = 256;
+
+template <typename C> __host__ __device__ inline int64_t lu_smem_elems(int n, bool square) {
+    const int64_t rows = (int64_t)(n + 3) / 4 * 4;
+    return (square ? (int64_t)n * odd_ld(n) : 0) + 2 * rows * LPLD + 2 * LPLD + 64;
 }
 
-template <typename T> size_t smem_bytes(const mc_dense_args *a, int64_t k, int c0) {
-    using C = typename Acc<T>::type;
-    return (size_t)(odd_ld(a->n) * (a->n + k - c0)) * sizeof(C) + (size_t)a->n * sizeof(int32_t);
+/* A: (batch, n, n) row-major (input type T); W: (batch, n, n) row-major in the working type C,
+ * gets L\U; piv: (batch, n) 1-based; info: (batch,). blockDim.x >= n, a multiple of 32. */
+template <typename T, typename C, bool SQUARE>
+__global__ void __launch_bounds__(256)
+    lu_blocked_kernel(const T *A, C *W, int32_t *pivots, int32_t *info, int n) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    __shared__ int s_p, s_piv[LNB];
+    const int tid = threadIdx.x, nt = blockDim.x, lane = tid & 31, warp = tid >> 5, nw = nt >> 5;
+    const int64_t b = blockIdx.x, nn = (int64_t)n * n;
+    const int64_t ld = SQUARE ? odd_ld(n) : n;
+    C *base = reinterpret_cast<C *>(smem);
+    C *w = W + b * nn;
+    C *S = SQUARE ? base : w;
+    const int64_t rows4 = (int64_t)(n + 3) / 4 * 4;
+    C *Pl = base + (SQUARE ? n * ld : 0); /* L21: (rows, 33) */
+    C *Pu = Pl + rows4 * LPLD;              /* U12^T: (cols, 33) */
+    C *prow = Pu + rows4 * LPLD;            /* pivot row of the panel (33) */
+    C *jrow = prow + LPLD;                  /* row displaced by the swap (33) */
+    C *rv = jrow + LPLD;                    /* argmax scratch: 32 values */
+    int *ri = reinterpret_cast<int *>(rv + 32);
+    int32_t *piv = pivots + b * n;
+    const T *a = A + b * nn;
+    for (int64_t t = tid; t < nn; t += nt) S[(t / n) * ld + t % n] = ld_c(a[t]);
+    __syncthreads();
+    int inf = 0;
+    for (int c0 = 0; c0 < n; c0 += LNB) {
+        const int wd = min(LNB, n - c0), m = n - c0;
+        const int r = c0 + tid; /* this thread's row */
+        const bool own = tid < m;
+        C x[LNB];
+#pragma unroll
+        for (int q = 0; q < LNB; ++q) x[q] = (own && q < wd) ? S[r * ld + c0 + q] : C(0);
+#pragma unroll
+        for (int j = 0; j < LNB; ++j) {
+            if (j >= wd) break;
+            /* pivot: the largest |x_j| over rows c0 + j.. (NaN first, lowest row on ties) */
+            C best = (own && tid >= j) ? fabs(x[j]) : C(-1);
+            int bi = (own && tid >= j) ? tid : m;
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) {
+                const C ov = __shfl_xor_sync(0xffffffffu, best, o);
+                const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+                if (better(ov, oi, best, bi)) {
+                    best = ov;
+                    bi = oi;
+                }
+            }
+            if (lane == 0) {
+                rv[warp] = best;
+                ri[warp] = bi;
+            }
+            __syncthreads();
+            if (tid == 0) {
+                C bv = rv[0];
+                int bx = ri[0];
+                for (int k = 1; k < nw; ++k)
+                    if (better(rv[k], ri[k], bv, bx)) {
+                        bv = rv[k];
+                        bx = ri[k];
+                    }
+                s_p = bx;
+                s_piv[j] = bx;
+                piv[c0 + j] = c0 + bx + 1;
+            }
+            __syncthreads();
+            const int p = s_p;
+            if (tid == p)
+#pragma unroll
+                for (int q = 0; q < LNB; ++q) prow[q] = x[q];
+            if (tid == j && p != j)
+#pragma unroll
+                for (int q = 0; q < LNB; ++q) jrow[q] = x[q];
+            __syncthreads();
+            if (p != j) {
+                if (tid == j)
+#pragma unroll
+                    for (int q = 0; q < LNB; ++q) x[q] = prow[q];
+                else if (tid == p)
+#pragma unroll
+                    for (int q = 0; q < LNB; ++q) x[q] = jrow[q];
+            }
+            const C d = prow[j];
+            if (d == C(0)) {
+                if (!inf) inf = c0 + j + 1; /* uniform; LAPACK's info, elimination skipped */
+            } else if (own && tid > j) {
+                const C l = x[j] / d;
+                x[j] = l;
+#pragma unroll
+                for (int q = j + 1; q < LNB; ++q) x[q] -= l * prow[q];
+            }
+            /* the next column's pivot writes prow only after the next argmax barrier */
+        }
+        if (own)
+#pragma unroll
+            for (int q = 0; q < LNB; ++q)
+                if (q < wd) {
+                    S[r * ld + c0 + q] = x[q];
+                    if (tid >= wd) Pl[(tid - wd) * LPLD + q] = x[q];
+                }
+        __syncthreads();
+        /* the panel's interchanges on the other columns, in order */
+        for (int c = tid; c < n; c += nt) {
+            if (c >= c0 && c < c0 + wd) continue;
+            for (int j = 0; j < wd; ++j) {
+                const int p = s_piv[j];
+                if (p != j) {
+                    const C t = S[(c0 + j) * ld + c];
+                    S[(c0 + j) * ld + c] = S[(c0 + p) * ld + c];
+                    S[(c0 + p) * ld + c] = t;
+                }
+            }
+        }
+        __syncthreads();
+        const int r0 = c0 + wd, rest = n - r0;
+        if (rest <= 0) break;
+        /* U12 = L11^{-1} A12, L11 unit lower (rows c0.., columns c0.. of S) */
+        for (int c = r0 + tid; c < n; c += nt) {
+            C u[LNB];
+#pragma unroll
+            for (int j = 0; j < LNB; ++j) {
+                if (j >= wd) break;
+                C v = S[(c0 + j) * ld + c];
+#pragma unroll
+                for (int q = 0; q < j; ++q) v -= S[(c0 + j) * ld + c0 + q] * u[q];
+                u[j] = v;
+            }
+#pragma unroll
+            for (int j = 0; j < LNB; ++j)
+                if (j < wd) {
+                    S[(c0 + j) * ld + c] = u[j];
+                    Pu[(c - r0) * LPLD + j] = u[j];
+                }
+        }
+        __syncthreads();
+        /* A22 -= L21 U12 in 4x4 tiles */
+        const int mt = (rest + 3) / 4, tiles = mt * mt;
+        for (int tile = tid; tile < tiles; tile += nt) {
+            const int ti = tile / mt, tj = tile % mt;
+            C acc[4][4] = {};
+            for (int q = 0; q < wd; ++q) {
+                C u[4], v[4];
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    u[e] = Pl[(4 * ti + e) * LPLD + q];
+                    v[e] = Pu[(4 * tj + e) * LPLD + q];
+                }
+#pragma unroll
+                for (int e = 0; e < 4; ++e)
+#pragma unroll
+                    for (int f = 0; f < 4; ++f) acc[e][f] += u[e] * v[f];
+            }
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+#pragma unroll
+                for (int f = 0; f < 4; ++f) {
+                    const int i = 4 * ti + e, j = 4 * tj + f;
+                    if (i < rest && j < rest) S[(int64_t)(r0 + i) * ld + r0 + j] -= acc[e][f];
+                }
+        }
+        __syncthreads();
+    }
+    if (SQUARE)
+        for (int64_t t = tid; t < nn; t += nt) w[t] = S[(t / n) * ld + t % n];
+    if (tid == 0) info[b] = inf;
 }
 
-template <typename T>
-mc_status launch_smem(const mc_dense_args *a, const T *B, T *X, T *LU, int32_t *pivots, int64_t k, int c0,
-                      typename Acc<T>::type *gws) {
-    const size_t bytes = smem_bytes<T>(a, k, c0);
-    mc_status st = allow_smem(lu_smem_kernel<T>, bytes, "lu");
-    if (st) return st;
-    /* about 16 columns per warp: enough warps to hide latency, few enough to fit many blocks */
-    const int threads = block_threads((a->n + k + 3) / 4, 32);
-    lu_smem_kernel<T><<<(unsigned)a->batch, threads, bytes, mc::as_stream(a->stream)>>>(
-        static_cast<const T *>(a->a), B, X, LU, pivots, a->info, (int)a->n, (int)k, c0, gws);
-    return mc::check_launch("lu (shared memory)");
+/* Factors A into W (row-major, working type) with pivots and info: blocked for n <= 256, else
+ * the one-column-at-a-time kernel in global memory. */
+template <typename T, typename C>
+mc_status launch_factor(const mc_dense_args *a, const T *A, C *W, int32_t *piv) {
+    cudaStream_t s = mc::as_stream(a->stream);
+    const int n = (int)a->n;
+    if (n > LU_BLOCKED_MAX_N) {
+        lu_global_kernel<T, C, RowMajor><<<(unsigned)a->batch, 1024, 0, s>>>(A, W, RowMajor{a->n}, piv, a->info, n);
+        return mc::check_launch("lu (global memory)");
+    }
+    const int threads = n <= 32 ? 32 : (n + 31) / 32 * 32;
+    const size_t square = (size_t)lu_smem_elems<C>(n, true) * sizeof(C);
+    if (square <= (size_t)max_smem(a->device) / 2) {
+        mc_status st = allow_smem(lu_blocked_kernel<T, C, true>, square, "lu");
+        if (st) return st;
+        lu_blocked_kernel<T, C, true><<<(unsigned)a->batch, threads, square, s>>>(A, W, piv, a->info, n);
+    } else {
+        const size_t bytes = (size_t)lu_smem_elems<C>(n, false) * sizeof(C);
+        mc_status st = allow_smem(lu_blocked_kernel<T, C, false>, bytes, "lu");
+        if (st) return st;
+        lu_blocked_kernel<T, C, false><<<(unsigned)a->batch, threads, bytes, s>>>(A, W, piv, a->info, n);
+    }
+    return mc::check_launch("lu");
 }
 
 /* X = A^{-1} B (or A^{-T} B) from row-major LU and pivots; X may not alias B. */
@@ -221,46 +323,33 @@ mc_status lu_solve_rowmajor(const C *LU, const int32_t *piv, const C *B, C *X, i
 }
 
 template <typename T> mc_status factor(const mc_dense_args *a) {
-    T *LU = static_cast<T *>(a->out);
-    const int c0 = plan_c0<T>(a, 0);
-    if (c0 >= 0) return launch_smem<T>(a, nullptr, nullptr, LU, a->pivots, 0, c0, nullptr);
-    lu_global_kernel<T, T, RowMajor><<<(unsigned)a->batch, 1024, 0, mc::as_stream(a->stream)>>>(
-        static_cast<const T *>(a->a), LU, RowMajor{a->n}, a->pivots, a->info, (int)a->n);
-    return mc::check_launch("lu_factor (global memory)");
+    return launch_factor<T, T>(a, static_cast<const T *>(a->a), static_cast<T *>(a->out), a->pivots);
 }
 
-/* Workspace of solve. Split shared/global: the c0 global columns of each matrix (n*c0 working
- * values). Global: per matrix W (n*n, column-major) and Xw (n*k) in the working type, then
- * pivots for the whole batch. */
+/* Workspace of solve: per matrix W (n*n, row-major L\U) and, for 16-bit inputs, Xw (n*k), both
+ * in the working type; then the pivots of the whole batch. */
 template <typename T> size_t solve_ws(const mc_dense_args *a) {
     using C = typename Acc<T>::type;
-    const int c0 = plan_c0<T>(a, a->k);
-    if (c0 >= 0) return (size_t)a->batch * (size_t)(a->n * c0) * sizeof(C);
-    return (size_t)a->batch * ((size_t)(a->n * a->n + a->n * a->k) * sizeof(C) + (size_t)a->n * sizeof(int32_t));
+    const int64_t xw = std::is_same<T, C>::value ? 0 : a->n * a->k;
+    return (size_t)a->batch * ((size_t)(a->n * a->n + xw) * sizeof(C) + (size_t)a->n * sizeof(int32_t));
 }
 
 template <typename T> mc_status solve(const mc_dense_args *a) {
     using C = typename Acc<T>::type;
-    const T *B = static_cast<const T *>(a->b);
-    T *X = static_cast<T *>(a->out);
-    const int c0 = plan_c0<T>(a, a->k);
-    if (c0 >= 0) return launch_smem<T>(a, B, X, nullptr, nullptr, a->k, c0, static_cast<C *>(a->workspace));
+    constexpr bool same = std::is_same<T, C>::value;
     cudaStream_t s = mc::as_stream(a->stream);
     const int n = (int)a->n, k = (int)a->k;
     const int64_t nn = a->n * a->n, nk = a->n * a->k;
     C *W = static_cast<C *>(a->workspace);
-    C *Xw = W + a->batch * nn;
-    int32_t *piv = reinterpret_cast<int32_t *>(Xw + a->batch * nk);
-    lu_global_kernel<T, C, ColMajor><<<(unsigned)a->batch, 1024, 0, s>>>(static_cast<const T *>(a->a), W,
-                                                                          ColMajor{a->n}, piv, a->info, n);
-    mc_status st = mc::check_launch("solve (global memory)");
+    C *Xw = same ? reinterpret_cast<C *>(a->out) : W + a->batch * nn;
+    int32_t *piv = reinterpret_cast<int32_t *>((same ? W : Xw) + a->batch * (same ? nn : nk));
+    mc_status st = launch_factor<T, C>(a, static_cast<const T *>(a->a), W, piv);
     if (st) return st;
-    if ((st = launch_pivot_rows<T, C>(B, Xw, piv, a->batch, n, k, 1, s))) return st;
-    /* W holds LU column-major, i.e. the row-major matrix M = LU^T: L = M^T (M's upper triangle,
-     * unit diagonal) and U = M^T (M's lower triangle). */
-    if ((st = launch_trsm<C>(W, nn, Xw, Xw, nk, a->batch, n, k, 0, 1, 1, s))) return st;
-    if ((st = launch_trsm<C>(W, nn, Xw, Xw, nk, a->batch, n, k, 1, 1, 0, s))) return st;
-    return launch_cast<C, T>(Xw, X, a->batch * nk, a->device, s);
+    if ((st = launch_pivot_rows<T, C>(static_cast<const T *>(a->b), Xw, piv, a->batch, n, k, 1, s))) return st;
+    if ((st = launch_trsm<C>(W, nn, Xw, Xw, nk, a->batch, n, k, 1, 0, 1, s))) return st;
+    if ((st = launch_trsm<C>(W, nn, Xw, Xw, nk, a->batch, n, k, 0, 0, 0, s))) return st;
+    if (same) return MC_STATUS_SUCCESS;
+    return launch_cast<C, T>(Xw, static_cast<T *>(a->out), a->batch * nk, a->device, s);
 }
 
 template <template <typename> class Op, bool ALLOW16> mc_status dispatch(const mc_dense_args *a, const char *what) {
