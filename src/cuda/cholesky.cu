@@ -38,11 +38,13 @@ __global__ void __launch_bounds__(256)
     C *Ld = base + (SQUARE ? n * ld : 0);
     C *P = Ld + NB * PLD;
     const C *a = A + b * nn;
-    for (int64_t t = tid; t < nn; t += nt) {
-        const int64_t i = t / n, j = t % n;
-        if (j <= i) S[i * ld + j] = a[t];
-        else if (!SQUARE) S[t] = C(0);
-    }
+    const int warp = tid >> 5, nw = nt >> 5;
+    /* a row per warp: coalesced, and no 64-bit division per element */
+    for (int i = warp; i < n; i += nw)
+        for (int j = lane; j < n; j += 32) {
+            if (j <= i) S[i * ld + j] = a[(int64_t)i * n + j];
+            else if (!SQUARE) S[(int64_t)i * n + j] = C(0);
+        }
     if (tid == 0) fail = 0;
     __syncthreads();
     for (int c0 = 0; c0 < n; c0 += NB) {
@@ -129,18 +131,15 @@ __global__ void __launch_bounds__(256)
     }
     C *l = L + b * nn;
     if (SQUARE) {
-        for (int64_t t = tid; t < nn; t += nt) {
-            const int64_t i = t / n, j = t % n;
-            l[t] = upper ? (i <= j ? S[j * ld + i] : C(0)) : (j <= i ? S[i * ld + j] : C(0));
-        }
+        for (int i = warp; i < n; i += nw)
+            for (int j = lane; j < n; j += 32)
+                l[(int64_t)i * n + j] = upper ? (i <= j ? S[j * ld + i] : C(0)) : (j <= i ? S[i * ld + j] : C(0));
     } else if (upper) {
-        for (int64_t t = tid; t < nn; t += nt) {
-            const int64_t i = t / n, j = t % n;
-            if (j < i) { /* each pair (i, j) belongs to this thread only */
-                l[j * n + i] = l[t];
-                l[t] = C(0);
+        for (int i = warp; i < n; i += nw)
+            for (int j = lane; j < i; j += 32) { /* each pair (i, j), j < i, belongs to this thread only */
+                l[(int64_t)j * n + i] = l[(int64_t)i * n + j];
+                l[(int64_t)i * n + j] = C(0);
             }
-        }
     }
     if (tid == 0) info[b] = fail;
 }

@@ -7,6 +7,8 @@
 #ifndef MC_CUDA_DENSE_COMMON_CUH
 #define MC_CUDA_DENSE_COMMON_CUH
 
+#include <type_traits>
+
 #include "../core/linalg_direct.h"
 #include "common.cuh"
 
@@ -91,16 +93,18 @@ inline int block_threads(int64_t cols, int max_warps) {
  * element of the triangle is read once, so the kernel runs near memory speed at n = 64..256.
  * Idea: the blocked (panel + update) forward substitution of LAPACK's trsv / MAGMA's batched
  * trsv; the code is our own. X may alias B. */
-template <typename C, int K>
+template <typename C, int K, typename TB, typename TO>
 __global__ void __launch_bounds__(256)
-    trsm_panel_kernel(const C *A, int64_t sA, const C *B, C *X, int64_t sB, int n, int k, int lower,
-                      int trans, int unit) {
+    trsm_panel_kernel(const C *A, int64_t sA, const TB *B, C *X, int64_t sB, TO *Y, const int32_t *piv, int n,
+                      int k, int lower, int trans, int unit) {
     __shared__ C xs[32][K];
+    extern __shared__ int perm[]; /* n entries when piv is given */
     const int tid = threadIdx.x, nt = blockDim.x, lane = tid & 31;
     const int64_t b = blockIdx.x;
     const C *a = A + b * sA;
-    const C *bb = B + b * sB;
+    const TB *bb = B + b * sB;
     C *x = X + b * sB;
+    TO *y = Y ? Y + b * sB : nullptr;
     const bool el = (lower ^ trans) != 0;
     /* op(A) in s coordinates: lower triangular */
     auto row = [&](int s) -> int64_t { return el ? s : n - 1 - s; };
@@ -108,8 +112,25 @@ __global__ void __launch_bounds__(256)
         const int64_t i = row(s), j = row(t);
         return trans ? a[j * n + i] : a[i * n + j];
     };
-    if (x != bb) {
-        for (int64_t t = tid; t < (int64_t)n * k; t += nt) x[t] = bb[t];
+    if (piv) { /* x = P b: the row interchanges of LU, applied in order, as one permutation */
+        if (tid == 0) {
+            const int32_t *p = piv + b * n;
+            for (int i = 0; i < n; ++i) perm[i] = i;
+            for (int i = 0; i < n; ++i) {
+                const int q = p[i] - 1;
+                if (q >= 0 && q < n && q != i) {
+                    const int t = perm[i];
+                    perm[i] = perm[q];
+                    perm[q] = t;
+                }
+            }
+        }
+        __syncthreads();
+        for (int i = tid; i < n; i += nt)
+            for (int c = 0; c < k; ++c) x[(int64_t)i * k + c] = ld_c(bb[(int64_t)perm[i] * k + c]);
+        __syncthreads();
+    } else if ((const void *)x != (const void *)bb) {
+        for (int64_t t = tid; t < (int64_t)n * k; t += nt) x[t] = ld_c(bb[t]);
         __syncthreads();
     }
     for (int s0 = 0; s0 < n; s0 += 32) {
@@ -138,6 +159,7 @@ __global__ void __launch_bounds__(256)
                 for (int c = 0; c < K; ++c)
                     if (c < k) {
                         x[row(s0 + lane) * k + c] = v[c];
+                        if (y) y[row(s0 + lane) * k + c] = st_c<TO>(v[c]); /* final value */
                         xs[lane][c] = v[c];
                     }
         }
@@ -184,23 +206,6 @@ __global__ void __launch_bounds__(128)
     }
 }
 
-template <typename C>
-inline mc_status launch_trsm(const C *A, int64_t sA, const C *B, C *X, int64_t sB, int64_t batch, int n,
-                             int k, int lower, int trans, int unit, cudaStream_t s) {
-    if (k <= 8) {
-        const int t = n >= 256 ? 256 : (n <= 32 ? 32 : (n + 31) / 32 * 32);
-        if (k == 1) trsm_panel_kernel<C, 1><<<(unsigned)batch, t, 0, s>>>(A, sA, B, X, sB, n, k, lower, trans, unit);
-        else if (k <= 2) trsm_panel_kernel<C, 2><<<(unsigned)batch, t, 0, s>>>(A, sA, B, X, sB, n, k, lower, trans, unit);
-        else if (k <= 4) trsm_panel_kernel<C, 4><<<(unsigned)batch, t, 0, s>>>(A, sA, B, X, sB, n, k, lower, trans, unit);
-        else trsm_panel_kernel<C, 8><<<(unsigned)batch, t, 0, s>>>(A, sA, B, X, sB, n, k, lower, trans, unit);
-    } else {
-        const int t = k >= 128 ? 128 : ((k + 31) / 32) * 32;
-        dim3 grid((unsigned)batch, (unsigned)((k + t - 1) / t));
-        trsm_col_kernel<C><<<grid, t, 0, s>>>(A, sA, B, X, sB, n, k, lower, trans, unit);
-    }
-    return check_launch("trsm");
-}
-
 /* ---- row interchanges --------------------------------------------------------------------- */
 /* dst: (batch, n, k) working copy. If src is given, dst = src (converted) first; then, if piv is
  * given (1-based, (batch, n)), the swaps row i <-> piv[i]-1 in order (forward) or in reverse.
@@ -240,12 +245,50 @@ __global__ void cast_kernel(const C *src, TO *dst, int64_t count) {
 }
 
 template <typename C, typename TO>
-inline mc_status launch_cast(const C *src, TO *dst, int64_t count, int device, cudaStream_t s) {
-    int64_t blocks = (count + 255) / 256, cap = (int64_t)sm_count(device) * 8;
-    if (blocks > cap) blocks = cap;
+inline mc_status launch_cast(const C *src, TO *dst, int64_t count, cudaStream_t s) {
+    int64_t blocks = (count + 255) / 256;
+    if (blocks > 4096) blocks = 4096; /* grid-stride beyond */
     if (blocks < 1) blocks = 1;
     cast_kernel<C, TO><<<(unsigned)blocks, 256, 0, s>>>(src, dst, count);
     return check_launch("cast");
+}
+
+/* op(A) X = P B (P from 1-based LU pivots when piv is given, applied in order), B of type TB;
+ * X in the working type C; when Y is given the solution is also written there as TO. */
+template <typename C, typename TB = C, typename TO = C>
+inline mc_status launch_trsm(const C *A, int64_t sA, const TB *B, C *X, int64_t sB, int64_t batch, int n,
+                             int k, int lower, int trans, int unit, cudaStream_t s, const int32_t *piv = nullptr,
+                             TO *Y = nullptr) {
+    if (k <= 8) {
+        const int t = n >= 256 ? 256 : (n <= 32 ? 32 : (n + 31) / 32 * 32);
+        const size_t smem = piv ? (size_t)n * sizeof(int) : 0;
+        if (smem > 48 * 1024) {
+            mc_status st = launch_pivot_rows<TB, C>(B, X, piv, batch, n, k, 1, s);
+            if (st) return st;
+            return launch_trsm<C, C, TO>(A, sA, X, X, sB, batch, n, k, lower, trans, unit, s, nullptr, Y);
+        }
+#define MC_TRSM_PANEL(K)                                                                           \
+    trsm_panel_kernel<C, K, TB, TO><<<(unsigned)batch, t, smem, s>>>(A, sA, B, X, sB, Y, piv, n, k, lower, trans, unit)
+        if (k == 1) MC_TRSM_PANEL(1);
+        else if (k <= 2) MC_TRSM_PANEL(2);
+        else if (k <= 4) MC_TRSM_PANEL(4);
+        else MC_TRSM_PANEL(8);
+#undef MC_TRSM_PANEL
+        return check_launch("trsm");
+    }
+    const C *src = X;
+    if constexpr (std::is_same<TB, C>::value)
+        if (!piv) src = B;
+    if (src == X && (piv || (const void *)B != (const void *)X)) {
+        mc_status st = launch_pivot_rows<TB, C>(B, X, piv, batch, n, k, 1, s);
+        if (st) return st;
+    }
+    const int t = k >= 128 ? 128 : ((k + 31) / 32) * 32;
+    dim3 grid((unsigned)batch, (unsigned)((k + t - 1) / t));
+    trsm_col_kernel<C><<<grid, t, 0, s>>>(A, sA, src, X, sB, n, k, lower, trans, unit);
+    mc_status st = check_launch("trsm");
+    if (st || !Y) return st;
+    return launch_cast<C, TO>(X, Y, batch * (int64_t)n * k, s);
 }
 
 } // namespace dense

@@ -1,4 +1,5 @@
-/* eigh on CUDA: parallel-order (round-robin) two-sided Jacobi, one thread block per matrix.
+/* eigh on CUDA: n <= 32 in registers (eigh_warp.cuh); above, parallel-order (round-robin)
+ * two-sided Jacobi, one thread block per matrix.
  *
  * Why this shape: the n/2 rotations of a round-robin round touch disjoint index pairs, so a
  * round is two block-wide steps: (1) one thread per pair computes its rotation; (2) the matrix,
@@ -10,6 +11,7 @@
  * (src/cpu/eigh_impl.inc). Idea of the 2x2-block form of a parallel Jacobi round: Brent & Luk
  * (1985), the systolic-array Jacobi method; the code is our own. */
 #include "../core/eigh.h"
+#include "eigh_warp.cuh"
 #include "jacobi.cuh"
 
 namespace {
@@ -183,5 +185,17 @@ extern "C" mc_status mc_cuda_eigh_forward(const mc_eigh_args *x) {
     mc::DeviceGuard guard(x->device);
     if (guard.status()) return guard.status();
     if (x->n > 46340) return mc_fail(MC_STATUS_INVALID_ARGUMENT, "eigh: n = %lld is too large for the CUDA Jacobi kernel", (long long)x->n);
+    if (x->n >= 1 && x->n <= 32) { /* registers, several matrices per warp (eigh_warp.cuh) */
+        cudaStream_t s = mc::as_stream(x->stream);
+        if (x->dtype == MC_DTYPE_F64)
+            mc::eigh_warp::launch<double>(static_cast<const double *>(x->a), x->sa[0], x->sa[1], x->sa[2],
+                                                            static_cast<double *>(x->w), static_cast<double *>(x->q),
+                                                            x->info, x->batch, (int)x->n, s);
+        else
+            mc::eigh_warp::launch<float>(static_cast<const float *>(x->a), x->sa[0], x->sa[1], x->sa[2],
+                                                           static_cast<float *>(x->w), static_cast<float *>(x->q),
+                                                           x->info, x->batch, (int)x->n, s);
+        return mc::check_launch("eigh (warp)");
+    }
     return x->dtype == MC_DTYPE_F64 ? launch<double>(x) : launch<float>(x);
 }

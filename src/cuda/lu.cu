@@ -136,7 +136,8 @@ __global__ void __launch_bounds__(256)
     int *ri = reinterpret_cast<int *>(rv + 32);
     int32_t *piv = pivots + b * n;
     const T *a = A + b * nn;
-    for (int64_t t = tid; t < nn; t += nt) S[(t / n) * ld + t % n] = ld_c(a[t]);
+    for (int i = warp; i < n; i += nw) /* a row per warp: coalesced, no 64-bit division */
+        for (int j = lane; j < n; j += 32) S[i * ld + j] = ld_c(a[(int64_t)i * n + j]);
     __syncthreads();
     int inf = 0;
     for (int c0 = 0; c0 < n; c0 += LNB) {
@@ -276,7 +277,8 @@ __global__ void __launch_bounds__(256)
         __syncthreads();
     }
     if (SQUARE)
-        for (int64_t t = tid; t < nn; t += nt) w[t] = S[(t / n) * ld + t % n];
+        for (int i = warp; i < n; i += nw)
+            for (int j = lane; j < n; j += 32) w[(int64_t)i * n + j] = S[i * ld + j];
     if (tid == 0) info[b] = inf;
 }
 
@@ -312,8 +314,7 @@ mc_status lu_solve_rowmajor(const C *LU, const int32_t *piv, const C *B, C *X, i
     const int64_t sA = (int64_t)n * n, sB = (int64_t)n * k;
     mc_status st;
     if (!trans) {
-        if ((st = launch_pivot_rows<C, C>(B, X, piv, batch, n, k, 1, s))) return st;
-        if ((st = launch_trsm<C>(LU, sA, X, X, sB, batch, n, k, 1, 0, 1, s))) return st;
+        if ((st = launch_trsm<C>(LU, sA, B, X, sB, batch, n, k, 1, 0, 1, s, piv))) return st;
         return launch_trsm<C>(LU, sA, X, X, sB, batch, n, k, 0, 0, 0, s);
     }
     /* A = P^T L U, so A^T = U^T L^T P. */
@@ -345,11 +346,11 @@ template <typename T> mc_status solve(const mc_dense_args *a) {
     int32_t *piv = reinterpret_cast<int32_t *>((same ? W : Xw) + a->batch * (same ? nn : nk));
     mc_status st = launch_factor<T, C>(a, static_cast<const T *>(a->a), W, piv);
     if (st) return st;
-    if ((st = launch_pivot_rows<T, C>(static_cast<const T *>(a->b), Xw, piv, a->batch, n, k, 1, s))) return st;
-    if ((st = launch_trsm<C>(W, nn, Xw, Xw, nk, a->batch, n, k, 1, 0, 1, s))) return st;
-    if ((st = launch_trsm<C>(W, nn, Xw, Xw, nk, a->batch, n, k, 0, 0, 0, s))) return st;
-    if (same) return MC_STATUS_SUCCESS;
-    return launch_cast<C, T>(Xw, static_cast<T *>(a->out), a->batch * nk, a->device, s);
+    /* L y = P b reads b (T) through the pivots; U x = y writes x (T) as it finishes each row */
+    if ((st = launch_trsm<C, T>(W, nn, static_cast<const T *>(a->b), Xw, nk, a->batch, n, k, 1, 0, 1, s, piv)))
+        return st;
+    return launch_trsm<C, C, T>(W, nn, Xw, Xw, nk, a->batch, n, k, 0, 0, 0, s, nullptr,
+                                same ? nullptr : static_cast<T *>(a->out));
 }
 
 template <template <typename> class Op, bool ALLOW16> mc_status dispatch(const mc_dense_args *a, const char *what) {
