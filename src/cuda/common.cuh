@@ -121,6 +121,8 @@ class DeviceGuard {
 
 /* MC_STATUS_SUCCESS, or MC_STATUS_CUDA_ERROR with the message of the last launch error. */
 mc_status check_launch(const char *what);
+/* The status for an error a launcher already took from cudaGetLastError. */
+mc_status launch_status(cudaError_t e, const char *what);
 
 inline bool aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 

@@ -187,15 +187,16 @@ extern "C" mc_status mc_cuda_eigh_forward(const mc_eigh_args *x) {
     if (x->n > 46340) return mc_fail(MC_STATUS_INVALID_ARGUMENT, "eigh: n = %lld is too large for the CUDA Jacobi kernel", (long long)x->n);
     if (x->n >= 1 && x->n <= 32) { /* registers, several matrices per warp (eigh_warp.cuh) */
         cudaStream_t s = mc::as_stream(x->stream);
-        if (x->dtype == MC_DTYPE_F64)
-            mc::eigh_warp::launch<double>(static_cast<const double *>(x->a), x->sa[0], x->sa[1], x->sa[2],
-                                                            static_cast<double *>(x->w), static_cast<double *>(x->q),
-                                                            x->info, x->batch, (int)x->n, s);
-        else
-            mc::eigh_warp::launch<float>(static_cast<const float *>(x->a), x->sa[0], x->sa[1], x->sa[2],
-                                                           static_cast<float *>(x->w), static_cast<float *>(x->q),
-                                                           x->info, x->batch, (int)x->n, s);
-        return mc::check_launch("eigh (warp)");
+        const int n = (int)x->n;
+        const cudaError_t e =
+            x->dtype == MC_DTYPE_F64
+                ? mc::eigh_warp::launch<double>(static_cast<const double *>(x->a), x->sa[0], x->sa[1], x->sa[2],
+                                                static_cast<double *>(x->w), static_cast<double *>(x->q), x->info,
+                                                x->batch, n, s)
+                : mc::eigh_warp::launch<float>(static_cast<const float *>(x->a), x->sa[0], x->sa[1], x->sa[2],
+                                               static_cast<float *>(x->w), static_cast<float *>(x->q), x->info,
+                                               x->batch, n, s);
+        return mc::launch_status(e, "eigh (warp)");
     }
     return x->dtype == MC_DTYPE_F64 ? launch<double>(x) : launch<float>(x);
 }

@@ -54,11 +54,12 @@ DeviceGuard::~DeviceGuard() {
     if (previous_ >= 0) cudaSetDevice(previous_);
 }
 
-mc_status check_launch(const char *what) {
-    cudaError_t e = cudaGetLastError();
+mc_status launch_status(cudaError_t e, const char *what) {
     if (e != cudaSuccess)
         return mc_fail(MC_STATUS_CUDA_ERROR, "%s: %s", what, cudaGetErrorString(e));
     return MC_STATUS_SUCCESS;
 }
+
+mc_status check_launch(const char *what) { return launch_status(cudaGetLastError(), what); }
 
 } // namespace mc

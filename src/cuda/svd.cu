@@ -10,6 +10,7 @@
  * our own. */
 #include "../core/svd.h"
 #include "jacobi.cuh"
+#include "svd_warp.cuh"
 
 namespace {
 
@@ -236,6 +237,13 @@ template <typename T> mc_status launch(const mc_svd_args *x) {
     if (x->n == 0) {
         svd_empty<T><<<1024, 256, 0, s>>>(static_cast<T *>(x->u), x->info, x->batch, x->m, x->ucols);
         return mc::check_launch("svd (empty)");
+    }
+    if (x->n <= 32 && x->m <= 64 && x->ucols == x->n) { /* registers, a warp or less per matrix */
+        const cudaError_t e = mc::svd_warp::launch<T>(static_cast<const T *>(x->a), x->sa[0], x->sa[1], x->sa[2],
+                                                      static_cast<T *>(x->u), static_cast<T *>(x->s),
+                                                      static_cast<T *>(x->v), x->info, x->batch, (int)x->m,
+                                                      (int)x->n, (int)x->ucols, s);
+        if (e != cudaErrorInvalidValue) return mc::launch_status(e, "svd (warp)");
     }
     const Layout L = layout<T>(x->m, x->n, x->device);
     const size_t smem = L.small + (L.in_smem ? L.mats : 0);

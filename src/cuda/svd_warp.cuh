@@ -36,33 +36,13 @@
 #include <cuda_runtime.h>
 
 #include "../core/jacobi.h"
+#include "jacobi.cuh"
 
 namespace mc {
 namespace svd_warp {
 
-/* Self-contained (only ../core/jacobi.h, no library headers that need the include path), so
- * the standalone harness builds with a bare nvcc line; these match mc::jacobi::Real and
- * mc::jacobi::pow2_scale of jacobi.cuh exactly. */
-template <typename T> struct Real;
-template <> struct Real<float> {
-    static constexpr float eps = FLT_EPSILON;
-    __device__ static void schur(float app, float aqq, float apq, float *c, float *s, float *t) {
-        mc_sym_schur2_f32(app, aqq, apq, c, s, t);
-    }
-};
-template <> struct Real<double> {
-    static constexpr double eps = DBL_EPSILON;
-    __device__ static void schur(double app, double aqq, double apq, double *c, double *s, double *t) {
-        mc_sym_schur2_f64(app, aqq, apq, c, s, t);
-    }
-};
-/* 2^-e with max_abs * 2^-e in [0.5, 1); 1 for a zero matrix */
-template <typename T> __device__ __forceinline__ T pow2_scale(T max_abs) {
-    if (!(max_abs > 0)) return 1;
-    int e;
-    frexp(max_abs, &e);
-    return (T)ldexp(1.0, -e);
-}
+using mc::jacobi::Real;
+using mc::jacobi::pow2_scale;
 
 constexpr int kWarps = 4; /* warps per block */
 #ifndef KSTORE_BYTES
@@ -263,7 +243,7 @@ __global__ void __launch_bounds__(32 * kWarps, 1)
                 kb = ok;
             }
         }
-        constexpr int R = MP / NP; /* rows per lane */
+        constexpr int R = (MP + NP - 1) / NP; /* rows per lane (MP = 48, NP = 32: 2) */
         T xr[R];
 #pragma unroll
         for (int t = 0; t < R; ++t) {
