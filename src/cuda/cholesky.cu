@@ -19,6 +19,9 @@ using namespace mc::dense;
  * MAGMA's batched "small size" potrf (register panel); the code is our own. */
 constexpr int NB = 32, PLD = 33;
 
+__device__ __forceinline__ float rsqrt_(float x) { return rsqrtf(x); }
+__device__ __forceinline__ double rsqrt_(double x) { return rsqrt(x); }
+
 template <typename C> __host__ __device__ inline int64_t chol_smem_elems(int n, bool square) {
     const int64_t prow = (int64_t)(n + 3) / 4 * 4;
     return (square ? (int64_t)n * odd_ld(n) : 0) + NB * PLD + prow * PLD;
@@ -47,6 +50,9 @@ __global__ void __launch_bounds__(256)
         }
     if (tid == 0) fail = 0;
     __syncthreads();
+    /* fp32 in global memory with rows of a multiple of 4: trailing tiles move as float4 (r0 is
+     * a multiple of 32, the output 16-byte aligned) */
+    const bool vec4 = !SQUARE && sizeof(C) == 4 && n % 4 == 0 && (reinterpret_cast<uintptr_t>(S) & 15) == 0;
     for (int c0 = 0; c0 < n; c0 += NB) {
         const int w = min(NB, n - c0);
         if (tid < 32) {
@@ -60,8 +66,8 @@ __global__ void __launch_bounds__(256)
                 if (t >= w) break;
                 const C d = __shfl_sync(0xffffffffu, r[t], t); /* pivot after all earlier updates */
                 if (!(d > C(0)) && !bad) bad = c0 + t + 1;       /* uniform: d is the same in every lane */
-                const C rt = sqrt(d);
-                r[t] = lane == t ? rt : r[t] / rt;
+                const C ri = rsqrt_(d);                          /* NaN for d <= 0: reported above */
+                r[t] = lane == t ? d * ri : r[t] * ri;
 #pragma unroll
                 for (int q = t + 1; q < NB; ++q) {
                     const C lqt = __shfl_sync(0xffffffffu, r[t], q);
@@ -73,7 +79,8 @@ __global__ void __launch_bounds__(256)
                 for (int t = 0; t < NB; ++t)
                     if (t <= lane) {
                         S[(c0 + lane) * ld + c0 + t] = r[t];
-                        Ld[lane * PLD + t] = r[t];
+                        /* the diagonal is kept inverted: the panel below multiplies by it */
+                        Ld[lane * PLD + t] = t == lane ? C(1) / r[t] : r[t];
                     }
             if (lane == 0 && bad) fail = bad;
         }
@@ -90,7 +97,7 @@ __global__ void __launch_bounds__(256)
                 C v = x[t];
 #pragma unroll
                 for (int q = 0; q < t; ++q) v -= x[q] * Ld[t * PLD + q];
-                x[t] = v / Ld[t * PLD + t];
+                x[t] = v * Ld[t * PLD + t];
             }
 #pragma unroll
             for (int t = 0; t < NB; ++t)
@@ -118,6 +125,19 @@ __global__ void __launch_bounds__(256)
                 for (int e = 0; e < 4; ++e)
 #pragma unroll
                     for (int f = 0; f < 4; ++f) acc[e][f] += u[e] * v[f];
+            }
+            if (vec4 && tj < ti && 4 * ti + 3 < m) { /* whole tile below the diagonal: 16-byte rows */
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    float4 *p4 = reinterpret_cast<float4 *>(&S[(int64_t)(r0 + 4 * ti + e) * ld + r0 + 4 * tj]);
+                    float4 t4 = *p4;
+                    t4.x -= acc[e][0];
+                    t4.y -= acc[e][1];
+                    t4.z -= acc[e][2];
+                    t4.w -= acc[e][3];
+                    *p4 = t4;
+                }
+                continue;
             }
 #pragma unroll
             for (int e = 0; e < 4; ++e)
