@@ -122,6 +122,21 @@ def check_svd(A64, U, S, V, dtype, full=False):
 # ---- eigh ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_subnormal_matrix_cpu(dtype):
+    """Largest entry 2^-3 below the smallest normal number: the exact power-of-two scale the
+    Jacobi kernels apply would be 2^(max_exp) and overflow; it is capped instead
+    (mc_pow2_scale). At this magnitude the dtype still carries ~20 (fp32) / ~50 bits, so the
+    usual tolerances hold. CPU kernels only: see docs/PERF_NOTES.md for the CUDA side."""
+    g = torch.Generator().manual_seed(7)
+    A = torch.randn(2, 3, 3, generator=g, dtype=torch.float64)
+    A = A + A.mT
+    A = (A / A.abs().amax((-2, -1), keepdim=True) * torch.finfo(dtype).tiny / 8).to(dtype)
+    L, Q = metalcore.eigh(A)
+    check_eigh(A.double(), L, Q, dtype)
+    U, S, V = metalcore.svd(A)
+    check_svd(A.double(), U, S, V, dtype)
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kind", SYM_KINDS)
 @pytest.mark.parametrize("n", [1, 2, 3, 8, 33])
 def test_eigh_kinds(device, dtype, kind, n):

@@ -36,6 +36,18 @@ MC_HD void mc_sym_schur2_f32(float app, float aqq, float apq, float *c, float *s
     MC_SYM_SCHUR2(float, sqrtf, fabsf)
 }
 
+/* The power of two 2^-e that brings a matrix's largest |entry| max_abs into [0.5, 1): scaling by
+ * it is exact and keeps sums of squares far from overflow and underflow. For a (deeply)
+ * subnormal max_abs the factor is capped at 2^(max_exp - 2) (max_exp: FLT_MAX_EXP or
+ * DBL_MAX_EXP) so it stays finite in the working type; 1 for a zero matrix. */
+MC_HD double mc_pow2_scale(double max_abs, int max_exp) {
+    if (!(max_abs > 0)) return 1;
+    int e = 0;
+    frexp(max_abs, &e);
+    if (-e > max_exp - 2) e = -(max_exp - 2);
+    return ldexp(1.0, -e);
+}
+
 /* Round-robin ("circle") schedule over n2 = n rounded up to even players: in round r
  * (0 <= r < n2 - 1) pair k (0 <= k < n2 / 2) is (*p, *q), p < q; every pair of indices meets
  * exactly once per sweep and the pairs of one round are disjoint, so they can be rotated in

@@ -6,6 +6,7 @@
 #define FN(x) x##_f32
 #define REAL float
 #define EPS_REAL FLT_EPSILON
+#define MAX_EXP_REAL FLT_MAX_EXP
 #define SQRT sqrtf
 #define FABS fabsf
 #define SCHUR2 mc_sym_schur2_f32
@@ -13,6 +14,7 @@
 #undef FN
 #undef REAL
 #undef EPS_REAL
+#undef MAX_EXP_REAL
 #undef SQRT
 #undef FABS
 #undef SCHUR2
@@ -20,6 +22,7 @@
 #define FN(x) x##_f64
 #define REAL double
 #define EPS_REAL DBL_EPSILON
+#define MAX_EXP_REAL DBL_MAX_EXP
 #define SQRT sqrt
 #define FABS fabs
 #define SCHUR2 mc_sym_schur2_f64
@@ -27,6 +30,7 @@
 #undef FN
 #undef REAL
 #undef EPS_REAL
+#undef MAX_EXP_REAL
 #undef SQRT
 #undef FABS
 #undef SCHUR2
