@@ -1,0 +1,530 @@
+// Standalone harness for the one-block-per-matrix register Jacobi eigh (src/cuda/eigh_block.cuh),
+// 33 <= n <= 64 in fp32 and fp64, 65 <= n <= 128 in fp32: checks every case against a host
+// double-precision cyclic Jacobi (residual, orthogonality, eigenvalues, order, info, NaN
+// propagation, the upper triangle ignored), for every configuration (fp32 n <= 64: FUSED, the
+// default, and SPLIT), then times the new kernel against the current one-block kernel of
+// src/cuda/eigh.cu (copied below as namespace baseline) on the issue-6 shapes. Not part of the
+// library build; compile and run on the device machine in one call (from the repository root):
+//   nvcc -O3 -std=c++17 -Iinclude -gencode=arch=compute_90,code=sm_90 -lineinfo -Xptxas -v -o /tmp/eb bench/harness/eigh_block.cu 2>&1 | grep -E "registers|spill|error" ; /tmp/eb [n]
+// (or: bash bench/harness/run_all.sh eigh_block). With n given, only that size is checked and timed.
+// Exit status 0 only if every check passed.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "../../src/cuda/eigh_block.cuh"
+
+#define CK(x)                                                                                      \
+    do {                                                                                           \
+        cudaError_t e_ = (x);                                                                      \
+        if (e_ != cudaSuccess) {                                                                   \
+            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));    \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+// ---- baseline: a verbatim copy of the kernel of src/cuda/eigh.cu at commit de40180 (Layout,
+// layout, eigh_jacobi), with a harness-side launcher in place of the library's mc_eigh_args one ----
+namespace baseline {
+using mc::jacobi::Real;
+
+struct Layout {
+    size_t small;  /* bytes of the per-block bookkeeping at the start of shared memory */
+    size_t mats;   /* bytes of A and V */
+    bool in_smem;  /* A and V in shared memory */
+    int threads;
+};
+
+template <typename T> Layout layout(int64_t n, int device) {
+    Layout L;
+    const int64_t h = (n + 1) / 2;
+    L.small = mc::jacobi::align16(3 * h * sizeof(T) + 32 * sizeof(T)) + mc::jacobi::align16((2 * h + n) * sizeof(int));
+    L.mats = (size_t)(2 * n * n) * sizeof(T);
+    L.in_smem = L.small + L.mats <= mc::jacobi::smem_limit(device);
+    int t = 64;
+    while (t < 1024 && t < h * h) t *= 2;
+    L.threads = t;
+    return L;
+}
+
+/* a: (batch, n, n) at strides (sb, sr, sc), lower triangle read; w: (batch, n);
+ * q: (batch, n, n); info: (batch,); gws: 2 n^2 T per matrix when A and V are not in shared
+ * memory, else NULL. */
+template <typename T>
+__global__ void __launch_bounds__(1024)
+    eigh_jacobi(const T *__restrict__ a, int64_t sb, int64_t sr, int64_t sc, T *__restrict__ w,
+                T *__restrict__ q, int32_t *__restrict__ info, int n, size_t small_bytes, T *gws) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    const int h = (n + 1) / 2, n2 = 2 * h, tid = threadIdx.x, nt = blockDim.x;
+    const int64_t b = blockIdx.x;
+    T *cs = reinterpret_cast<T *>(smem), *ss = cs + h, *ts = ss + h, *red = ts + h;
+    int *pp = reinterpret_cast<int *>(smem + mc::jacobi::align16(3 * h * sizeof(T) + 32 * sizeof(T)));
+    int *qq = pp + h, *rk = qq + h;
+    __shared__ int rotated;
+    T *A = gws ? gws + b * 2 * (int64_t)n * n : reinterpret_cast<T *>(smem + small_bytes);
+    T *V = A + (int64_t)n * n;
+    const T *ab = a + b * sb;
+
+    T mx = 0;
+    int bad = 0;
+    for (int idx = tid; idx < n * n; idx += nt) {
+        const int i = idx / n, j = idx % n;
+        const T v = j <= i ? ab[i * sr + j * sc] : ab[j * sr + i * sc];
+        if (!(fabs(v) < (T)INFINITY)) bad = 1;
+        else mx = max(mx, fabs(v));
+        A[idx] = v;
+        V[idx] = i == j ? 1 : 0;
+    }
+    bad = __syncthreads_or(bad);
+    const T scale = mc::jacobi::pow2_scale(mc::jacobi::block_max(mx, red));
+    T sq = 0;
+    for (int idx = tid; idx < n * n; idx += nt) {
+        const T v = bad ? 0 : A[idx] * scale;
+        A[idx] = v;
+        sq += v * v;
+    }
+    const T eps = Real<T>::eps;
+    const T abs_tol = eps * sqrt(mc::jacobi::block_sum(sq, red));
+
+    int sweeps = 0, more = 1;
+    while (more && sweeps < MC_JACOBI_MAX_SWEEPS) {
+        __syncthreads();
+        if (tid == 0) rotated = 0;
+        __syncthreads();
+        for (int r = 0; r < n2 - 1; ++r) {
+            for (int k = tid; k < h; k += nt) {
+                int p, qi;
+                mc_round_robin_pair(n2, r, k, &p, &qi);
+                T c = 1, s = 0, t = 0;
+                if (qi < n) {
+                    const T app = A[p * n + p], aqq = A[qi * n + qi], apq = A[p * n + qi];
+                    if (fabs(apq) > abs_tol && fabs(apq) > eps * sqrt(fabs(app)) * sqrt(fabs(aqq))) {
+                        Real<T>::schur(app, aqq, apq, &c, &s, &t);
+                        rotated = 1;
+                    }
+                }
+                cs[k] = c;
+                ss[k] = s;
+                ts[k] = t;
+                pp[k] = p;
+                qq[k] = qi;
+            }
+            __syncthreads();
+            for (int idx = tid; idx < h * h; idx += nt) {
+                const int i = idx / h, j = idx % h;
+                const int pi = pp[i], qi = qq[i], pj = pp[j], qj = qq[j];
+                if (i == j) {
+                    if (qi < n && ss[i] != 0) {
+                        const T apq = A[pi * n + qi];
+                        A[pi * n + pi] -= ts[i] * apq;
+                        A[qi * n + qi] += ts[i] * apq;
+                        A[pi * n + qi] = 0;
+                        A[qi * n + pi] = 0;
+                    }
+                    continue;
+                }
+                const bool vi = qi < n, vj = qj < n;
+                const T x00 = A[pi * n + pj], x01 = vj ? A[pi * n + qj] : 0;
+                const T x10 = vi ? A[qi * n + pj] : 0, x11 = (vi && vj) ? A[qi * n + qj] : 0;
+                const T ci = cs[i], si = ss[i], cj = cs[j], sj = ss[j];
+                /* rows: J_i^T */
+                const T y00 = ci * x00 - si * x10, y01 = ci * x01 - si * x11;
+                const T y10 = si * x00 + ci * x10, y11 = si * x01 + ci * x11;
+                /* columns: J_j */
+                A[pi * n + pj] = cj * y00 - sj * y01;
+                if (vj) A[pi * n + qj] = sj * y00 + cj * y01;
+                if (vi) A[qi * n + pj] = cj * y10 - sj * y11;
+                if (vi && vj) A[qi * n + qj] = sj * y10 + cj * y11;
+            }
+            for (int idx = tid; idx < n * h; idx += nt) {
+                const int row = idx / h, j = idx % h;
+                const int pj = pp[j], qj = qq[j];
+                if (qj >= n || ss[j] == 0) continue;
+                const T u = V[row * n + pj], v = V[row * n + qj];
+                V[row * n + pj] = cs[j] * u - ss[j] * v;
+                V[row * n + qj] = ss[j] * u + cs[j] * v;
+            }
+            __syncthreads();
+        }
+        more = rotated;
+        ++sweeps;
+    }
+
+    /* ascending eigenvalues by rank counting (ties by index); eigenvectors follow */
+    for (int j = tid; j < n; j += nt) {
+        const T dj = A[j * n + j];
+        int r = 0;
+        for (int i = 0; i < n; ++i) {
+            const T di = A[i * n + i];
+            r += di < dj || (di == dj && i < j);
+        }
+        rk[j] = r;
+        w[b * n + r] = bad ? (T)NAN : dj / scale;
+    }
+    if (tid == 0) info[b] = more ? sweeps : 0;
+    __syncthreads();
+    T *qb = q + b * (int64_t)n * n;
+    for (int idx = tid; idx < n * n; idx += nt) {
+        const int i = idx / n, j = idx % n;
+        qb[i * n + rk[j]] = bad ? (T)NAN : V[i * n + j];
+    }
+}
+
+// same launch as eigh.cu's launch<T>(); gws: caller's workspace (2 n^2 T per matrix) when
+// A and V do not fit in shared memory
+template <typename T>
+cudaError_t launch(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q, int32_t *info, int64_t batch, int n,
+                   T *gws, cudaStream_t s) {
+    int dev = 0;
+    cudaGetDevice(&dev);
+    const Layout L = layout<T>(n, dev);
+    const size_t smem = L.small + (L.in_smem ? L.mats : 0);
+    if (smem > 48 * 1024) {
+        const cudaError_t e = cudaFuncSetAttribute(eigh_jacobi<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        if (e != cudaSuccess) return e;
+    }
+    if (!L.in_smem && !gws) return cudaErrorInvalidValue;
+    eigh_jacobi<T><<<(unsigned)batch, L.threads, smem, s>>>(a, sb, sr, sc, w, q, info, n, L.small,
+                                                             L.in_smem ? nullptr : gws);
+    return cudaGetLastError();
+}
+template <typename T> size_t workspace_elems(int n, int64_t batch) {
+    int dev = 0;
+    cudaGetDevice(&dev);
+    const Layout L = layout<T>(n, dev);
+    return L.in_smem ? 0 : (size_t)2 * n * n * batch;
+}
+} // namespace baseline
+
+// ---- host reference: cyclic Jacobi in double, eigenvalues ascending -------------------------------
+static std::vector<double> ref_eig(int n, std::vector<double> A) {
+    for (int sweep = 0; sweep < 100; ++sweep) {
+        double off = 0, tot = 0;
+        for (int i = 0; i < n; ++i)
+            for (int j = 0; j < n; ++j) {
+                tot += A[i * n + j] * A[i * n + j];
+                if (i != j) off += A[i * n + j] * A[i * n + j];
+            }
+        if (off <= 1e-30 * tot || off == 0) break;
+        for (int p = 0; p < n; ++p)
+            for (int q = p + 1; q < n; ++q) {
+                const double apq = A[p * n + q];
+                if (apq == 0) continue;
+                const double tau = (A[q * n + q] - A[p * n + p]) / (2 * apq);
+                double t = 1 / (fabs(tau) + sqrt(1 + tau * tau));
+                if (tau < 0) t = -t;
+                const double c = 1 / sqrt(1 + t * t), s = t * c;
+                for (int k = 0; k < n; ++k) { // A <- A J
+                    const double x = A[k * n + p], y = A[k * n + q];
+                    A[k * n + p] = c * x - s * y;
+                    A[k * n + q] = s * x + c * y;
+                }
+                for (int k = 0; k < n; ++k) { // A <- J^T A
+                    const double x = A[p * n + k], y = A[q * n + k];
+                    A[p * n + k] = c * x - s * y;
+                    A[q * n + k] = s * x + c * y;
+                }
+                A[p * n + q] = A[q * n + p] = 0;
+            }
+    }
+    std::vector<double> w(n);
+    for (int i = 0; i < n; ++i) w[i] = A[i * n + i];
+    std::sort(w.begin(), w.end());
+    return w;
+}
+
+// random orthogonal matrix (modified Gram-Schmidt of a Gaussian matrix), row major
+static std::vector<double> rand_orth(int n, std::mt19937 &g) {
+    std::normal_distribution<double> N;
+    std::vector<double> Q(n * n);
+    for (auto &x : Q) x = N(g);
+    for (int j = 0; j < n; ++j) {
+        for (int k = 0; k < j; ++k) {
+            double d = 0;
+            for (int i = 0; i < n; ++i) d += Q[i * n + j] * Q[i * n + k];
+            for (int i = 0; i < n; ++i) Q[i * n + j] -= d * Q[i * n + k];
+        }
+        double nr = 0;
+        for (int i = 0; i < n; ++i) nr += Q[i * n + j] * Q[i * n + j];
+        nr = sqrt(nr);
+        for (int i = 0; i < n; ++i) Q[i * n + j] /= nr;
+    }
+    return Q;
+}
+
+enum Kind { RANDOM, DIAGONAL, IDENTITY, ZERO, REPEATED, GRADED, STRIDED, NANCASE, NKINDS };
+static const char *kind_name[] = {"random", "diagonal", "identity", "zero", "repeated", "graded", "strided+upperNaN", "nan-in-batch"};
+
+// symmetric matrix of the kind, values representable in T
+template <typename T> static std::vector<double> make(int n, int kind, std::mt19937 &g) {
+    std::normal_distribution<double> N;
+    std::vector<double> A(n * n, 0.0);
+    if (kind == REPEATED) {
+        const auto Q = rand_orth(n, g);
+        std::vector<double> d(n);
+        for (int i = 0; i < n; ++i) d[i] = i < 3 ? 1.0 : (i < n / 2 + 2 ? 2.0 : -0.5);
+        for (int i = 0; i < n; ++i)
+            for (int j = 0; j <= i; ++j) {
+                double s = 0;
+                for (int k = 0; k < n; ++k) s += Q[i * n + k] * d[k] * Q[j * n + k];
+                A[i * n + j] = A[j * n + i] = (double)(T)s;
+            }
+        return A;
+    }
+    for (int i = 0; i < n; ++i)
+        for (int j = 0; j <= i; ++j) {
+            double v = N(g);
+            if (kind == DIAGONAL) v = i == j ? v : 0;
+            if (kind == IDENTITY) v = i == j;
+            if (kind == ZERO) v = 0;
+            if (kind == GRADED) v *= pow(10.0, -(i + j) / 8.0);
+            A[i * n + j] = A[j * n + i] = (double)(T)v;
+        }
+    return A;
+}
+
+// the kernel configurations under test: 0 = mc::eigh_block::launch_ex (default), 1 = fp32 NP = 64
+// SPLIT (the alternative to the default FUSED), 2 = baseline (timing only)
+template <typename T>
+static cudaError_t run_cfg(int cfg, const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q, int32_t *info,
+                           int64_t batch, int n, int32_t *sw, T *gws) {
+    if (cfg == 0) return mc::eigh_block::launch_ex<T>(a, sb, sr, sc, w, q, info, batch, n, 0, sw);
+    if (cfg == 1) {
+        if constexpr (sizeof(T) == 4) return mc::eigh_block::launch_cfg<T, 64, false>(a, sb, sr, sc, w, q, info, batch, n, 0, sw);
+        return cudaErrorInvalidValue;
+    }
+    return baseline::launch<T>(a, sb, sr, sc, w, q, info, batch, n, gws, 0);
+}
+static const char *cfg_name[] = {"block", "block-split", "baseline"};
+
+static int n_pass = 0, n_fail = 0;
+
+template <typename T> static void check_case(int cfg, int n, int kind, std::mt19937 &g) {
+    const int64_t batch = n <= 48 ? 37 : (n <= 64 ? 21 : 7);
+    const int nan_idx = 5;
+    const double eps = sizeof(T) == 4 ? FLT_EPSILON : DBL_EPSILON;
+    std::vector<std::vector<double>> As(batch);
+    for (int64_t b = 0; b < batch; ++b) As[b] = make<T>(n, kind, g);
+    // device layout: contiguous, or column major with padded leading dimension and a batch gap
+    int64_t sb = (int64_t)n * n, sr = n, sc = 1;
+    if (kind == STRIDED) {
+        sr = 1;
+        sc = n + 1;
+        sb = (int64_t)n * (n + 1) + 3;
+    }
+    std::vector<T> ha((size_t)(sb * batch + n * (n + 1)), (T)NAN);
+    for (int64_t b = 0; b < batch; ++b)
+        for (int i = 0; i < n; ++i)
+            for (int j = 0; j < n; ++j) {
+                T v = (T)As[b][i * n + j];
+                if (kind == STRIDED && j > i) v = (T)NAN; // upper triangle must be ignored
+                ha[b * sb + i * sr + j * sc] = v;
+            }
+    if (kind == NANCASE) ha[nan_idx * sb + (n - 1) * sr + 0 * sc] = n % 2 ? (T)NAN : (T)INFINITY;
+    T *da, *dw, *dq;
+    int32_t *dinfo, *dsw;
+    CK(cudaMalloc(&da, ha.size() * sizeof(T)));
+    CK(cudaMalloc(&dw, batch * n * sizeof(T)));
+    CK(cudaMalloc(&dq, batch * n * n * sizeof(T)));
+    CK(cudaMalloc(&dinfo, batch * sizeof(int32_t)));
+    CK(cudaMalloc(&dsw, batch * sizeof(int32_t)));
+    CK(cudaMemcpy(da, ha.data(), ha.size() * sizeof(T), cudaMemcpyHostToDevice));
+    CK(cudaMemset(dw, 0, batch * n * sizeof(T)));
+    CK(cudaMemset(dq, 0, batch * n * n * sizeof(T)));
+    CK(cudaMemset(dinfo, 0xff, batch * sizeof(int32_t)));
+    CK(cudaMemset(dsw, 0, batch * sizeof(int32_t)));
+    CK(run_cfg<T>(cfg, da, sb, sr, sc, dw, dq, dinfo, batch, n, dsw, nullptr));
+    CK(cudaDeviceSynchronize());
+    std::vector<T> w(batch * n), q(batch * n * n);
+    std::vector<int32_t> info(batch), sw(batch);
+    CK(cudaMemcpy(w.data(), dw, w.size() * sizeof(T), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(q.data(), dq, q.size() * sizeof(T), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(info.data(), dinfo, batch * sizeof(int32_t), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(sw.data(), dsw, batch * sizeof(int32_t), cudaMemcpyDeviceToHost));
+    CK(cudaFree(da));
+    CK(cudaFree(dw));
+    CK(cudaFree(dq));
+    CK(cudaFree(dinfo));
+    CK(cudaFree(dsw));
+
+    double worst_res = 0, worst_orth = 0, worst_w = 0;
+    int max_sw = 0;
+    bool ok = true;
+    const char *why = "";
+    for (int64_t b = 0; b < batch; ++b) {
+        const T *wb = &w[b * n], *qb = &q[b * n * n];
+        if (kind == NANCASE && b == nan_idx) {
+            bool all = true;
+            for (int i = 0; i < n; ++i) all &= std::isnan((double)wb[i]);
+            for (int i = 0; i < n * n; ++i) all &= std::isnan((double)qb[i]);
+            if (!all) ok = false, why = "NaN not propagated";
+            if (info[b] != 0) ok = false, why = "info != 0 (NaN matrix)";
+            continue;
+        }
+        const auto &A = As[b];
+        max_sw = std::max(max_sw, (int)sw[b]);
+        if (info[b] != 0) ok = false, why = "info != 0";
+        if (sw[b] < 1 || sw[b] > MC_JACOBI_MAX_SWEEPS) ok = false, why = "sweeps out of range";
+        double fa = 0;
+        for (double x : A) fa += x * x;
+        fa = sqrt(fa);
+        const double fan = fa > 0 ? fa : 1;
+        double res = 0, orth = 0;
+        bool finite = true;
+        for (int i = 0; i < n; ++i)
+            for (int j = 0; j < n; ++j) {
+                double s = 0, o = 0;
+                for (int k = 0; k < n; ++k) {
+                    s += A[i * n + k] * (double)qb[k * n + j];
+                    o += (double)qb[k * n + i] * (double)qb[k * n + j];
+                }
+                s -= (double)qb[i * n + j] * (double)wb[j];
+                o -= i == j;
+                res += s * s;
+                orth += o * o;
+                finite &= std::isfinite((double)qb[i * n + j]);
+            }
+        res = sqrt(res) / fan;
+        orth = sqrt(orth);
+        const auto wr = ref_eig(n, A);
+        double dw = 0;
+        for (int i = 0; i < n; ++i) dw = std::max(dw, fabs((double)wb[i] - wr[i]) / fan);
+        for (int i = 1; i < n; ++i)
+            if (!(wb[i - 1] <= wb[i])) ok = false, why = "not ascending";
+        if (!finite) ok = false, why = "non-finite output";
+        worst_res = std::max(worst_res, res);
+        worst_orth = std::max(worst_orth, orth);
+        worst_w = std::max(worst_w, dw);
+    }
+    const double tol = 30 * n * eps;
+    if (!(worst_res <= tol)) ok = false, why = "residual";
+    if (!(worst_orth <= tol)) ok = false, why = "orthogonality";
+    if (!(worst_w <= tol)) ok = false, why = "eigenvalues vs reference";
+    printf("%s %-11s %s n=%3d %-18s res=%.2f orth=%.2f dw=%.2f (units of n*eps, tol 30) max_sweeps=%d %s\n",
+           ok ? "PASS" : "FAIL", cfg_name[cfg], sizeof(T) == 4 ? "f32" : "f64", n, kind_name[kind],
+           worst_res / (n * eps), worst_orth / (n * eps), worst_w / (n * eps), max_sw, why);
+    (ok ? n_pass : n_fail)++;
+}
+
+// launch_ex must refuse what it does not handle
+static void check_refusals() {
+    bool ok = true;
+    ok &= mc::eigh_block::launch_ex<double>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, 1, 65, 0, nullptr) == cudaErrorInvalidValue;
+    ok &= mc::eigh_block::launch_ex<float>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, 1, 129, 0, nullptr) == cudaErrorInvalidValue;
+    ok &= mc::eigh_block::launch_ex<float>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, 1, 0, 0, nullptr) == cudaErrorInvalidValue;
+    ok &= mc::eigh_block::launch_ex<float>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, 0, 64, 0, nullptr) == cudaSuccess;
+    cudaGetLastError();
+    printf("%s refusals (f64 n=65, f32 n=129, n=0 -> invalid value; batch 0 -> success)\n", ok ? "PASS" : "FAIL");
+    (ok ? n_pass : n_fail)++;
+}
+
+template <typename T> static void time_case(int cfg, int n, int64_t batch, std::mt19937 &g) {
+    const int64_t sb = (int64_t)n * n, sr = n, sc = 1;
+    std::normal_distribution<double> N;
+    std::vector<T> ha((size_t)(sb * batch), (T)0);
+    for (int64_t b = 0; b < batch; ++b)
+        for (int i = 0; i < n; ++i)
+            for (int j = 0; j <= i; ++j) {
+                const T v = (T)N(g);
+                ha[b * sb + i * sr + j * sc] = v;
+                ha[b * sb + j * sr + i * sc] = v;
+            }
+    T *da, *dw, *dq, *gws = nullptr;
+    int32_t *dinfo, *dsw;
+    CK(cudaMalloc(&da, ha.size() * sizeof(T)));
+    CK(cudaMalloc(&dw, batch * n * sizeof(T)));
+    CK(cudaMalloc(&dq, batch * n * n * sizeof(T)));
+    CK(cudaMalloc(&dinfo, batch * sizeof(int32_t)));
+    CK(cudaMalloc(&dsw, batch * sizeof(int32_t)));
+    CK(cudaMemset(dsw, 0, batch * sizeof(int32_t)));
+    if (cfg == 2 && baseline::workspace_elems<T>(n, batch)) CK(cudaMalloc(&gws, baseline::workspace_elems<T>(n, batch) * sizeof(T)));
+    CK(cudaMemcpy(da, ha.data(), ha.size() * sizeof(T), cudaMemcpyHostToDevice));
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    CK(run_cfg<T>(cfg, da, sb, sr, sc, dw, dq, dinfo, batch, n, dsw, gws));
+    for (int i = 0; i < 2; ++i) CK(run_cfg<T>(cfg, da, sb, sr, sc, dw, dq, dinfo, batch, n, nullptr, gws));
+    CK(cudaDeviceSynchronize());
+    const int reps = cfg == 2 && n >= 128 ? 5 : 11;
+    std::vector<float> ms;
+    for (int r = 0; r < reps; ++r) {
+        CK(cudaEventRecord(e0));
+        CK(run_cfg<T>(cfg, da, sb, sr, sc, dw, dq, dinfo, batch, n, nullptr, gws));
+        CK(cudaEventRecord(e1));
+        CK(cudaEventSynchronize(e1));
+        float t;
+        CK(cudaEventElapsedTime(&t, e0, e1));
+        ms.push_back(t);
+    }
+    std::sort(ms.begin(), ms.end());
+    std::vector<int32_t> sw(batch), info(batch);
+    CK(cudaMemcpy(sw.data(), dsw, batch * sizeof(int32_t), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(info.data(), dinfo, batch * sizeof(int32_t), cudaMemcpyDeviceToHost));
+    int mx = 0, nonconv = 0;
+    double mean = 0;
+    for (int64_t b = 0; b < batch; ++b) {
+        mx = std::max(mx, (int)sw[b]);
+        mean += sw[b];
+        nonconv += info[b] != 0;
+    }
+    if (cfg == 2)
+        printf("TIME %-11s %s n=%3d batch=%5lld: median %8.3f ms (min %8.3f) info!=0: %d\n", cfg_name[cfg],
+               sizeof(T) == 4 ? "f32" : "f64", n, (long long)batch, ms[ms.size() / 2], ms[0], nonconv);
+    else
+        printf("TIME %-11s %s n=%3d batch=%5lld: median %8.3f ms (min %8.3f) sweeps max %d mean %.2f, info!=0: %d\n",
+               cfg_name[cfg], sizeof(T) == 4 ? "f32" : "f64", n, (long long)batch, ms[ms.size() / 2], ms[0], mx,
+               mean / batch, nonconv);
+    CK(cudaEventDestroy(e0));
+    CK(cudaEventDestroy(e1));
+    CK(cudaFree(da));
+    CK(cudaFree(dw));
+    CK(cudaFree(dq));
+    CK(cudaFree(dinfo));
+    CK(cudaFree(dsw));
+    if (gws) CK(cudaFree(gws));
+}
+
+int main(int argc, char **argv) {
+    const int only = argc > 1 ? atoi(argv[1]) : 0;
+    std::mt19937 g(12345);
+    check_refusals();
+    // 1, 2, 17: padding far beyond n (not the intended range, but must be right)
+    const int sizes[] = {1, 2, 17, 33, 40, 48, 63, 64, 65, 96, 100, 127, 128};
+    for (int n : sizes) {
+        if (only && n != only) continue;
+        for (int kind = 0; kind < NKINDS; ++kind) check_case<float>(0, n, kind, g);
+        if (n <= 64)
+            for (int kind = 0; kind < NKINDS; ++kind) check_case<float>(1, n, kind, g);
+        if (n <= 64)
+            for (int kind = 0; kind < NKINDS; ++kind) check_case<double>(0, n, kind, g);
+    }
+    printf("eigh_block: %d passed, %d failed\n", n_pass, n_fail);
+    fflush(stdout);
+    struct Shape { int n; int64_t batch; bool f64; };
+    const Shape shapes[] = {{64, 1000, false}, {48, 1000, false}, {128, 100, false}, {96, 100, false},
+                            {64, 10000, false}, {64, 1000, true}};
+    for (const Shape &s : shapes) {
+        if (only && s.n != only) continue;
+        for (int cfg = 0; cfg < 3; ++cfg) {
+            if (cfg == 1 && (s.f64 || s.n > 64)) continue;
+            if (cfg == 2 && s.batch > 1000) continue; // baseline: ~84 ms at 10000 x 64
+            if (s.f64) time_case<double>(cfg, s.n, s.batch, g);
+            else time_case<float>(cfg, s.n, s.batch, g);
+        }
+        fflush(stdout);
+    }
+    if (only && only != 48 && only != 64 && only != 96 && only != 128) {
+        for (int cfg = 0; cfg < 3; ++cfg) {
+            if (cfg == 1 && only > 64) continue;
+            time_case<float>(cfg, only, only <= 64 ? 1000 : 100, g);
+        }
+        if (only <= 64) time_case<double>(0, only, 1000, g);
+    }
+    return n_fail ? 1 : 0;
+}
