@@ -19,14 +19,7 @@
 #include <algorithm>
 #include <vector>
 
-#define CK(x)                                                                                      \
-    do {                                                                                           \
-        cudaError_t e_ = (x);                                                                      \
-        if (e_ != cudaSuccess) {                                                                   \
-            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));    \
-            return 1;                                                                              \
-        }                                                                                          \
-    } while (0)
+#include "harness.h" /* CK() */
 
 typedef __nv_bfloat16 bf16;
 constexpr int VEC = 8; // bf16 per 16-byte pack

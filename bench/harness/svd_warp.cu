@@ -23,14 +23,7 @@
 
 #include "../../src/cuda/svd_warp.cuh"
 
-#define CK(x)                                                                                      \
-    do {                                                                                           \
-        cudaError_t e_ = (x);                                                                      \
-        if (e_ != cudaSuccess) {                                                                   \
-            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));    \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "harness.h" /* CK() */
 
 // ---- host utilities (double) --------------------------------------------------------------------
 static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
