@@ -31,8 +31,7 @@ template <typename C> __device__ __forceinline__ C wsum(C v) {
 }
 
 /* Element (i, j) of a matrix: column-major with leading dimension ld (shared-memory copies,
- * padded to an odd ld so a warp walking a row touches 32 banks), row-major, or packed lower
- * triangle (i >= j) by rows. */
+ * padded to an odd ld so a warp walking a row touches 32 banks) or row-major. */
 struct ColMajor {
     int64_t ld;
     __device__ __forceinline__ int64_t operator()(int64_t i, int64_t j) const { return j * ld + i; }
@@ -40,9 +39,6 @@ struct ColMajor {
 struct RowMajor {
     int64_t ld;
     __device__ __forceinline__ int64_t operator()(int64_t i, int64_t j) const { return i * ld + j; }
-};
-struct PackedLower {
-    __device__ __forceinline__ int64_t operator()(int64_t i, int64_t j) const { return i * (i + 1) / 2 + j; }
 };
 
 __host__ __device__ inline int64_t odd_ld(int64_t m) { return (m % 2 == 0) ? m + 1 : m; }
