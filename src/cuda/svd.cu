@@ -1,4 +1,6 @@
-/* svd on CUDA: one-sided (Hestenes) Jacobi, one thread block per (tall, m >= n) matrix.
+/* svd on CUDA: one-sided (Hestenes) Jacobi. n <= 32 columns, m <= 64 rows, reduced U: in
+ * registers, a column per lane (svd_warp.cuh). Otherwise one thread block per (tall, m >= n)
+ * matrix, below.
  *
  * Why this shape: a round-robin round rotates n/2 disjoint column pairs; each warp takes whole
  * pairs (the three length-m dot products are warp reductions, the column updates are lane
