@@ -27,6 +27,20 @@ template <typename C> __device__ __forceinline__ bool better(C v, int i, C best,
     return v > best || (v == best && i < bi);
 }
 
+/* Warp-wide argmax: every lane ends with the (value, row) pair that beats all the lanes' pairs
+ * under better(). */
+template <typename C> __device__ __forceinline__ void warp_argmax(C &best, int &bi) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const C ov = __shfl_xor_sync(0xffffffffu, best, o);
+        const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+        if (better(ov, oi, best, bi)) {
+            best = ov;
+            bi = oi;
+        }
+    }
+}
+
 /* Eliminates columns 0..n-1 of M (element (i, c) is M(i, c); n rows, ncols >= n columns; columns n.. are right-hand sides
  * carried along) with partial pivoting, in place: L\U and L^{-1} P B. piv: n ints, 1-based,
  * shared or global. Returns 0 or 1 + the first exactly-zero pivot column; uniform. */
@@ -46,15 +60,7 @@ __device__ int lu_core(Acc_ M, int n, int ncols, int32_t *piv) {
                     bi = i;
                 }
             }
-#pragma unroll
-            for (int o = 16; o > 0; o >>= 1) {
-                const C ov = __shfl_xor_sync(0xffffffffu, best, o);
-                const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
-                if (better(ov, oi, best, bi)) {
-                    best = ov;
-                    bi = oi;
-                }
-            }
+            warp_argmax(best, bi);
             if (lane == 0) {
                 s_p = bi;
                 piv[j] = bi + 1;
@@ -86,10 +92,12 @@ __device__ int lu_core(Acc_ M, int n, int ncols, int32_t *piv) {
 }
 
 /* Factors in global memory: W = A (converted, in layout ix) then L\U in place.
- * W: (batch, n, n) with per-matrix stride n*n; piv: (batch, n) 1-based; info: (batch,). */
+ * A: (batch, n, n); W: (batch, n, n) with per-matrix stride n*n, not overlapping A (the output of
+ * lu_factor, which mc_lu_factor checks is not A, or solve's workspace); piv: (batch, n) 1-based;
+ * info: (batch,). */
 template <typename T, typename C, typename Ix>
 __global__ void __launch_bounds__(1024)
-    lu_global_kernel(const T *A, C *W, Ix ix, int32_t *piv, int32_t *info, int n) {
+    lu_global_kernel(const T *__restrict__ A, C *__restrict__ W, Ix ix, int32_t *piv, int32_t *info, int n) {
     const int64_t b = blockIdx.x, nn = (int64_t)n * n;
     const Plain<C, Ix> M{W + b * nn, ix};
     for (int64_t t = threadIdx.x; t < nn; t += blockDim.x) M(t / n, t % n) = ld_c(A[b * nn + t]);
@@ -115,10 +123,11 @@ template <typename C> __host__ __device__ inline int64_t lu_smem_elems(int n, bo
 }
 
 /* A: (batch, n, n) row-major (input type T); W: (batch, n, n) row-major in the working type C,
- * gets L\U; piv: (batch, n) 1-based; info: (batch,). blockDim.x >= n, a multiple of 32. */
+ * not overlapping A (as for lu_global_kernel), gets L\U; piv: (batch, n) 1-based; info: (batch,).
+ * blockDim.x >= n, a multiple of 32. */
 template <typename T, typename C, bool SQUARE>
 __global__ void __launch_bounds__(256)
-    lu_blocked_kernel(const T *A, C *W, int32_t *pivots, int32_t *info, int n) {
+    lu_blocked_kernel(const T *__restrict__ A, C *__restrict__ W, int32_t *pivots, int32_t *info, int n) {
     extern __shared__ __align__(16) unsigned char smem[];
     __shared__ int s_p, s_piv[LNB];
     const int tid = threadIdx.x, nt = blockDim.x, lane = tid & 31, warp = tid >> 5, nw = nt >> 5;
@@ -153,15 +162,7 @@ __global__ void __launch_bounds__(256)
             /* pivot: the largest |x_j| over rows c0 + j.. (NaN first, lowest row on ties) */
             C best = (own && tid >= j) ? fabs(x[j]) : C(-1);
             int bi = (own && tid >= j) ? tid : m;
-#pragma unroll
-            for (int o = 16; o > 0; o >>= 1) {
-                const C ov = __shfl_xor_sync(0xffffffffu, best, o);
-                const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
-                if (better(ov, oi, best, bi)) {
-                    best = ov;
-                    bi = oi;
-                }
-            }
+            warp_argmax(best, bi);
             if (lane == 0) {
                 rv[warp] = best;
                 ri[warp] = bi;
