@@ -6,6 +6,8 @@ Tolerances: the issue's bounds, 30 * n * eps(dtype) with n = max(M, N), on
 stable with errors of a few n eps (one rounding per rotation, O(n) rotations touch each entry
 per sweep, ~10 sweeps), so 30 n eps leaves room for the sweep count without hiding a wrong
 rotation (which gives O(1) errors)."""
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -122,23 +124,28 @@ def check_svd(A64, U, S, V, dtype, full=False):
 # ---- eigh ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_subnormal_matrix_cpu(dtype):
+@pytest.mark.parametrize("n", [3, 40, 72, 130])
+def test_subnormal_matrix(device, dtype, n):
     """Largest entry 2^-3 below the smallest normal number: the exact power-of-two scale the
     Jacobi kernels apply would be 2^(max_exp) and overflow; it is capped instead
-    (mc_pow2_scale). At this magnitude the dtype still carries ~20 (fp32) / ~50 bits, so the
-    usual tolerances hold. CPU kernels only: see docs/PERF_NOTES.md for the CUDA side."""
+    (mc_pow2_scale, also behind the CUDA kernels' pow2_scale). At this magnitude the dtype still
+    carries ~20 (fp32) / ~50 bits, so the usual tolerances hold. The sizes reach every CUDA
+    kernel: eigh n = 3 eigh_warp, 40 eigh_block (both dtypes), 72 eigh_block (fp32) / eigh_jacobi
+    in shared memory (fp64), 130 eigh_jacobi in shared (fp32) / global memory (fp64); svd n = 3
+    svd_warp, above svd_jacobi."""
     g = torch.Generator().manual_seed(7)
-    A = torch.randn(2, 3, 3, generator=g, dtype=torch.float64)
+    A = torch.randn(2, n, n, generator=g, dtype=torch.float64)
     A = A + A.mT
     A = (A / A.abs().amax((-2, -1), keepdim=True) * torch.finfo(dtype).tiny / 8).to(dtype)
-    L, Q = metalcore.eigh(A)
+    L, Q = metalcore.eigh(A.to(device))
     check_eigh(A.double(), L, Q, dtype)
-    U, S, V = metalcore.svd(A)
+    U, S, V = metalcore.svd(A.to(device))
     check_svd(A.double(), U, S, V, dtype)
+
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kind", SYM_KINDS)
-@pytest.mark.parametrize("n", [1, 2, 3, 8, 33])
+@pytest.mark.parametrize("n", [1, 2, 3, 8, 33, 65])
 def test_eigh_kinds(device, dtype, kind, n):
     g = torch.Generator().manual_seed(n * 31 + SYM_KINDS.index(kind))
     A64 = make_sym(kind, 3, n, g)
@@ -148,10 +155,12 @@ def test_eigh_kinds(device, dtype, kind, n):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("b,n", [(17, 32), (9, 64), (2, 128), (2, 256), (1, 512)])
+@pytest.mark.parametrize("b,n", [(17, 32), (9, 64), (3, 100), (2, 128), (2, 160), (2, 256), (1, 512)])
 def test_eigh_sizes(device, dtype, b, n):
-    """Hits every CUDA path: small and shared-memory (n <= 64), shared or global by dtype (128),
-    global-memory workspace (256, 512); on the CPU n > 128 checks the routing to LAPACK."""
+    """Hits every CUDA kernel: eigh_warp (n <= 32), eigh_block (fp32 n <= 128, fp64 n <= 64),
+    eigh_jacobi with A and V in shared memory (fp64 100, fp32 160) or in the global-memory
+    workspace (fp64 128 and 160, both 256 and 512); on the CPU n > 40 checks the routing to
+    LAPACK."""
     if device == "cpu" and n > 128:
         b = 1
     g = torch.Generator().manual_seed(n)
@@ -160,10 +169,11 @@ def test_eigh_sizes(device, dtype, b, n):
     check_eigh(A.double(), L, Q, dtype)
 
 
-def test_eigh_uplo_reads_one_triangle(device):
+@pytest.mark.parametrize("n", [9, 40])
+def test_eigh_uplo_reads_one_triangle(device, n):
     g = torch.Generator().manual_seed(5)
-    S = make_sym("random", 4, 9, g)
-    junk = torch.randn(4, 9, 9, dtype=torch.float64, generator=g) * 1e3
+    S = make_sym("random", 4, n, g)
+    junk = torch.randn(4, n, n, dtype=torch.float64, generator=g) * 1e3
     lower = torch.tril(S) + torch.triu(junk, 1)
     upper = torch.triu(S) + torch.tril(junk, -1)
     L1, Q1 = metalcore.eigh(lower.to(device), UPLO="L")
@@ -179,6 +189,10 @@ def test_eigh_noncontiguous_and_batch_shapes(device, dtype):
     A = big[::2, 2:13, 2:13].transpose(-1, -2)  # strided, transposed view
     L, Q = metalcore.eigh(A)
     check_eigh(A.double().cpu(), L, Q, dtype)
+    big = make_sym("random", 4, 50, g).to(dtype).to(device)
+    A = big[::2, 3:43, 3:43].transpose(-1, -2)  # the same at n = 40 (CUDA: eigh_block)
+    L, Q = metalcore.eigh(A)
+    check_eigh(A.double().cpu(), L, Q, dtype)
     A4 = make_sym("random", 6, 5, g).to(dtype).reshape(2, 3, 5, 5).to(device)
     L, Q = metalcore.eigh(A4)
     assert L.shape == (2, 3, 5) and Q.shape == (2, 3, 5, 5)
@@ -189,14 +203,20 @@ def test_eigh_noncontiguous_and_batch_shapes(device, dtype):
     assert L.shape == (3, 0)
 
 
-def test_eigh_nonfinite(device):
-    A = make_sym("random", 3, 6, torch.Generator().manual_seed(1))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [6, 40, 72])
+def test_eigh_nonfinite(device, dtype, n):
+    """NaN / Inf in a matrix: NaN eigenvalues and vectors for that matrix alone, info 0. On CUDA
+    n = 40 and 72 reach eigh_block (fp32; fp64 at 40) and eigh_jacobi (fp64 at 72)."""
+    if device == "cpu" and n > sys.modules["metalcore.eigh"].ROUTE_N["cpu"]:
+        pytest.skip("routed to LAPACK (torch.linalg.eigh) on the CPU")
+    A = make_sym("random", 3, n, torch.Generator().manual_seed(1)).to(dtype)
     A[1, 3, 2] = float("nan")
     A[2, 0, 0] = float("inf")
     L, Q, info = metalcore.eigh_ex(A.to(device))
     assert torch.isnan(L[1:]).all() and torch.isnan(Q[1:]).all()
     assert (info == 0).all()
-    check_eigh(A[:1], L[:1], Q[:1], torch.float64)
+    check_eigh(A[:1].double(), L[:1], Q[:1], dtype)
 
 
 def test_eigh_ex_info(device):

@@ -1,6 +1,7 @@
 /* Pieces of the Jacobi eigen/singular-value methods shared by the CPU (C11) and CUDA backends of
- * the eigh and svd families: the 2x2 symmetric Schur rotation, the round-robin pair schedule,
- * and the sweep limit. Header-only so both compilers inline it. */
+ * the eigh and svd families: the 2x2 symmetric Schur rotation, the capped power-of-two scale,
+ * the round-robin pair schedule, and the sweep limit. Header-only so both compilers inline it
+ * (MC_HD: host and device functions under nvcc; src/cuda/jacobi.cuh wraps them per type). */
 #ifndef MC_CORE_JACOBI_H
 #define MC_CORE_JACOBI_H
 

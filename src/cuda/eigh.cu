@@ -1,16 +1,26 @@
-/* eigh on CUDA: n <= 32 in registers (eigh_warp.cuh); above, parallel-order (round-robin)
- * two-sided Jacobi, one thread block per matrix.
+/* eigh on CUDA, three kernels by size (per dtype; eigh_forward dispatches):
+ *   n <= 32 (float, double): eigh_warp.cuh, several matrices per warp, rows in registers;
+ *   33 <= n <= 128 float, 33 <= n <= 64 double: eigh_block.cuh, one thread block per matrix, one
+ *     row per thread in registers (same GF(2^m) pairing, cross-warp partners through shared
+ *     memory);
+ *   above: eigh_jacobi below, parallel-order (round-robin) two-sided Jacobi, one thread block per
+ *     matrix, the matrix in shared or global memory.
+ * All three share the contract (lower triangle read at any strides, ascending eigenvalues with
+ * ties by index, Q row major with column j the eigenvector of w[j], info = sweeps done when not
+ * converged, NaN/Inf -> NaN w and Q), the stopping test and the exact power-of-two scaling of the
+ * CPU reference (src/cpu/eigh_impl.inc); they run on the caller's stream, allocate nothing and
+ * never synchronise with the host.
  *
- * Why this shape: the n/2 rotations of a round-robin round touch disjoint index pairs, so a
- * round is two block-wide steps: (1) one thread per pair computes its rotation; (2) the matrix,
- * seen as (n/2)^2 disjoint 2x2 blocks (rows of pair i, columns of pair j), is updated as
+ * Why eigh_jacobi has this shape: the n/2 rotations of a round-robin round touch disjoint index
+ * pairs, so a round is two block-wide steps: (1) one thread per pair computes its rotation; (2) the
+ * matrix, seen as (n/2)^2 disjoint 2x2 blocks (rows of pair i, columns of pair j), is updated as
  * B_ij <- J_i^T B_ij J_j, one thread per 2x2 block (diagonal blocks set exactly), and V <- V J
- * one thread per (row, pair). The matrix and V live in shared memory when they fit (n <= 64
- * in double, ~ 120 in float on H100), else in the caller's workspace in global memory (L2
- * resident for moderate batches). The stopping test and scaling mirror the CPU reference
- * (src/cpu/eigh_impl.inc). Idea of the 2x2-block form of a parallel Jacobi round: Brent & Luk
- * (1985), the systolic-array Jacobi method; the code is our own. */
+ * one thread per (row, pair). The matrix and V live in shared memory when they fit (n <= 119 in
+ * double, 169 in float with the H100's 227 KB), else in the caller's workspace in global memory
+ * (L2 resident for moderate batches). Idea of the 2x2-block form of a parallel Jacobi round:
+ * Brent & Luk (1985), the systolic-array Jacobi method; the code is our own. */
 #include "../core/eigh.h"
+#include "eigh_block.cuh"
 #include "eigh_warp.cuh"
 #include "jacobi.cuh"
 
@@ -55,26 +65,17 @@ __global__ void __launch_bounds__(1024)
     T *V = A + (int64_t)n * n;
     const T *ab = a + b * sb;
 
-    T mx = 0;
-    int bad = 0;
-    for (int idx = tid; idx < n * n; idx += nt) {
-        const int i = idx / n, j = idx % n;
-        const T v = j <= i ? ab[i * sr + j * sc] : ab[j * sr + i * sc];
-        if (!(fabs(v) < (T)INFINITY)) bad = 1;
-        else mx = max(mx, fabs(v));
-        A[idx] = v;
-        V[idx] = i == j ? 1 : 0;
-    }
-    bad = __syncthreads_or(bad);
-    const T scale = mc::jacobi::pow2_scale(mc::jacobi::block_max(mx, red));
-    T sq = 0;
-    for (int idx = tid; idx < n * n; idx += nt) {
-        const T v = bad ? 0 : A[idx] * scale;
-        A[idx] = v;
-        sq += v * v;
-    }
-    const T eps = Real<T>::eps;
-    const T abs_tol = eps * sqrt(mc::jacobi::block_sum(sq, red));
+    const mc::jacobi::Loaded<T> ld = mc::jacobi::load_check_scale(
+        A, n * n, /* < 2^31 */
+        [=](int e) {
+            const int i = e / n, j = e % n;
+            return j <= i ? ab[i * sr + j * sc] : ab[j * sr + i * sc];
+        },
+        red);
+    const bool bad = ld.bad;
+    const T scale = ld.scale, eps = Real<T>::eps;
+    const T abs_tol = eps * sqrt(ld.sumsq);
+    for (int idx = tid; idx < n * n; idx += nt) V[idx] = idx / n == idx % n ? 1 : 0;
 
     int sweeps = 0, more = 1;
     while (more && sweeps < MC_JACOBI_MAX_SWEEPS) {
@@ -174,29 +175,42 @@ template <typename T> mc_status launch(const mc_eigh_args *x) {
     return mc::check_launch("eigh");
 }
 
+/* Whether eigh_block.cuh takes n: above eigh_warp's range, within its own, and its shared memory
+ * within the device's limit (always on sm_80 and newer; else eigh_jacobi takes it). */
+template <typename T> bool use_block(int64_t n, int device) {
+    return n > mc::eigh_warp::kMaxN && n <= mc::eigh_block::max_n<T>() &&
+           mc::eigh_block::smem_needed<T>((int)n) <= mc::jacobi::smem_limit(device);
+}
+
+template <typename T> size_t workspace_size(const mc_eigh_args *x) {
+    if (x->n <= mc::eigh_warp::kMaxN || use_block<T>(x->n, x->device)) return 0;
+    const Layout L = layout<T>(x->n, x->device);
+    return L.in_smem ? 0 : L.mats * (size_t)x->batch;
+}
+
+template <typename T> mc_status forward(const mc_eigh_args *x) {
+    cudaStream_t s = mc::as_stream(x->stream);
+    const int n = (int)x->n;
+    const T *a = static_cast<const T *>(x->a);
+    T *w = static_cast<T *>(x->w), *q = static_cast<T *>(x->q);
+    if (n >= 1 && n <= mc::eigh_warp::kMaxN) /* registers, several matrices per warp */
+        return mc::launch_status(
+            mc::eigh_warp::launch<T>(a, x->sa[0], x->sa[1], x->sa[2], w, q, x->info, x->batch, n, s), "eigh (warp)");
+    if (use_block<T>(n, x->device)) /* registers, one block per matrix */
+        return mc::launch_status(
+            mc::eigh_block::launch<T>(a, x->sa[0], x->sa[1], x->sa[2], w, q, x->info, x->batch, n, s), "eigh (block)");
+    return launch<T>(x);
+}
+
 } // namespace
 
 extern "C" size_t mc_cuda_eigh_workspace_size(const mc_eigh_args *x) {
-    const Layout L = x->dtype == MC_DTYPE_F64 ? layout<double>(x->n, x->device) : layout<float>(x->n, x->device);
-    return L.in_smem ? 0 : L.mats * (size_t)x->batch;
+    return x->dtype == MC_DTYPE_F64 ? workspace_size<double>(x) : workspace_size<float>(x);
 }
 
 extern "C" mc_status mc_cuda_eigh_forward(const mc_eigh_args *x) {
     mc::DeviceGuard guard(x->device);
     if (guard.status()) return guard.status();
     if (x->n > 46340) return mc_fail(MC_STATUS_INVALID_ARGUMENT, "eigh: n = %lld is too large for the CUDA Jacobi kernel", (long long)x->n);
-    if (x->n >= 1 && x->n <= 32) { /* registers, several matrices per warp (eigh_warp.cuh) */
-        cudaStream_t s = mc::as_stream(x->stream);
-        const int n = (int)x->n;
-        const cudaError_t e =
-            x->dtype == MC_DTYPE_F64
-                ? mc::eigh_warp::launch<double>(static_cast<const double *>(x->a), x->sa[0], x->sa[1], x->sa[2],
-                                                static_cast<double *>(x->w), static_cast<double *>(x->q), x->info,
-                                                x->batch, n, s)
-                : mc::eigh_warp::launch<float>(static_cast<const float *>(x->a), x->sa[0], x->sa[1], x->sa[2],
-                                               static_cast<float *>(x->w), static_cast<float *>(x->q), x->info,
-                                               x->batch, n, s);
-        return mc::launch_status(e, "eigh (warp)");
-    }
-    return x->dtype == MC_DTYPE_F64 ? launch<double>(x) : launch<float>(x);
+    return x->dtype == MC_DTYPE_F64 ? forward<double>(x) : forward<float>(x);
 }

@@ -75,17 +75,13 @@
 namespace mc {
 namespace eigh_block {
 
-constexpr unsigned kFull = 0xffffffffu;
+using mc::jacobi::kFull;
+using mc::jacobi::log2i;
+using mc::jacobi::mul_alpha; /* GF(NP) for NP = 64, 128 here */
+using mc::jacobi::Rot;
 
-/* alpha * j in GF(NP), alpha = x, x^6 = x + 1 (NP = 64), x^7 = x + 1 (NP = 128) */
-template <int NP> __host__ __device__ constexpr int mul_alpha(int j) {
-    return ((j << 1) & (NP - 1)) ^ ((j & (NP >> 1)) ? 3 : 0);
-}
-template <int NP> __host__ __device__ constexpr int log2i() { return NP == 64 ? 6 : 7; }
-
-template <typename T> struct alignas(2 * sizeof(T)) Rot {
-    T c, s;
-};
+/* largest n per dtype: float 128, double 64 (double at NP = 128 would need 256 registers per thread) */
+template <typename T> __host__ __device__ constexpr int max_n() { return sizeof(T) == 4 ? 128 : 64; }
 
 /* float at NP = 64: A and V rows in one thread; otherwise A-threads and V-threads */
 template <typename T, int NP> struct DefaultFused {
@@ -330,7 +326,7 @@ cudaError_t launch_cfg(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *
 template <typename T>
 cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q, int32_t *info, int64_t batch,
                       int n, cudaStream_t stream, int32_t *sweeps_out) {
-    if (n < 1 || n > (sizeof(T) == 4 ? 128 : 64)) return cudaErrorInvalidValue;
+    if (n < 1 || n > max_n<T>()) return cudaErrorInvalidValue;
     if (n <= 64)
         return launch_cfg<T, 64, DefaultFused<T, 64>::value>(a, sb, sr, sc, w, q, info, batch, n, stream, sweeps_out);
     if constexpr (sizeof(T) == 4) /* double at NP = 128 would need 256 registers per thread */
@@ -338,9 +334,16 @@ cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q
     return cudaErrorInvalidValue;
 }
 
+/* Bytes of shared memory per block (dynamic + the static reduction scratch) that launch needs for
+ * n: the device's opt-in limit must allow it (68.7 kB at float n > 64, else at most 35.9 kB). */
+template <typename T> constexpr size_t smem_needed(int n) {
+    return (n <= 64 ? smem_bytes<T, 64>() : smem_bytes<T, 128>()) + 32 * sizeof(T);
+}
+
 /* a: (batch, n, n) at element strides (sb, sr, sc), lower triangle read; w: (batch, n); q: (batch,
- * n, n) contiguous; info: (batch,). 1 <= n <= 64 (double) or 128 (float); meant for n > 32 (below,
- * eigh_warp.cuh is faster). Runs on stream; no allocation, no sync. */
+ * n, n) contiguous; info: (batch,). 1 <= n <= max_n<T>() (double 64, float 128); meant for n > 32
+ * (below, eigh_warp.cuh is faster): eigh.cu sends 33 <= n <= max_n<T>() here. Runs on stream; no
+ * allocation, no sync. */
 template <typename T>
 cudaError_t launch(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q, int32_t *info, int64_t batch, int n,
                    cudaStream_t stream) {

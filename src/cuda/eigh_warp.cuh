@@ -48,26 +48,18 @@
 namespace mc {
 namespace eigh_warp {
 
-constexpr int kWarps = 4; /* warps per block */
-constexpr unsigned kFull = 0xffffffffu;
+using mc::jacobi::kFull;
+using mc::jacobi::log2i;
+using mc::jacobi::mul_alpha; /* GF(NP) for NP = 2..32 here */
+using mc::jacobi::Rot;
 
-/* alpha * j in GF(NP) (primitive polynomials x^2+x+1, x^3+x+1, x^4+x+1, x^5+x^2+1); NP = 2:
- * GF(2), alpha = 1. */
-template <int NP> __host__ __device__ constexpr int mul_alpha(int j) {
-    return NP == 2 ? j : (((j << 1) & (NP - 1)) ^ ((j & (NP >> 1)) ? (NP == 32 ? 5 : 3) : 0));
-}
-template <int NP> __host__ __device__ constexpr int log2i() {
-    return NP == 2 ? 1 : NP == 4 ? 2 : NP == 8 ? 3 : NP == 16 ? 4 : 5;
-}
+constexpr int kWarps = 4; /* warps per block */
+constexpr int kMaxN = 32;
 
 /* blocks per SM promised to ptxas: keeps fp32 NP = 16 from a 16-byte spill at its default
  * choice and fp64 NP = 32 (about 200 registers) from spilling */
 template <typename T, int NP> struct MinBlocks {
     static constexpr int value = (sizeof(T) == 8 && NP == 32) ? 2 : 4;
-};
-
-template <typename T> struct alignas(2 * sizeof(T)) Rot {
-    T c, s;
 };
 
 /* floor(e / d) for e < 1024, d <= 1024 with m = ceil(2^21 / d): exact since e * (m d - 2^21) < 2^21. */
@@ -246,7 +238,7 @@ cudaError_t launch_np(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q
 template <typename T>
 cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q, int32_t *info, int64_t batch,
                       int n, cudaStream_t stream, int32_t *sweeps_out) {
-    if (n < 1 || n > 32 || batch < 0) return cudaErrorInvalidValue;
+    if (n < 1 || n > kMaxN || batch < 0) return cudaErrorInvalidValue;
     if (batch == 0) return cudaGetLastError();
     if (n <= 2) return launch_np<T, 2>(a, sb, sr, sc, w, q, info, batch, n, stream, sweeps_out);
     if (n <= 4) return launch_np<T, 4>(a, sb, sr, sc, w, q, info, batch, n, stream, sweeps_out);

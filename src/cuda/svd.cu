@@ -87,26 +87,12 @@ __global__ void __launch_bounds__(512)
     T *hc = hws + b * uc;
     const T *ab = a + b * sb;
 
-    T mx = 0;
-    int bad = 0;
-    for (int64_t idx = tid; idx < (int64_t)m * n; idx += nt) {
-        const int64_t i = idx % m, j = idx / m;
-        const T x = ab[i * sr + j * sc];
-        if (!(fabs(x) < (T)INFINITY)) bad = 1;
-        else mx = max(mx, fabs(x));
-        A[idx] = x;
-    }
     for (int idx = tid; idx < n * n; idx += nt) V[idx] = (idx / n == idx % n) ? 1 : 0;
-    bad = __syncthreads_or(bad);
-    const T scale = mc::jacobi::pow2_scale(mc::jacobi::block_max(mx, red));
-    T sq = 0;
-    for (int64_t idx = tid; idx < (int64_t)m * n; idx += nt) {
-        const T x = bad ? 0 : A[idx] * scale;
-        A[idx] = x;
-        sq += x * x;
-    }
-    const T eps = Real<T>::eps, tol = eps * sqrt((T)m);
-    const T small = eps * eps * mc::jacobi::block_sum(sq, red);
+    const mc::jacobi::Loaded<T> ld = mc::jacobi::load_check_scale(
+        A, (int64_t)m * n, [=](int64_t idx) { return ab[(idx % m) * sr + (idx / m) * sc]; }, red);
+    const bool bad = ld.bad;
+    const T scale = ld.scale, eps = Real<T>::eps, tol = eps * sqrt((T)m);
+    const T small = eps * eps * ld.sumsq;
 
     int sweeps = 0, more = 1;
     while (more && sweeps < MC_JACOBI_MAX_SWEEPS) {
