@@ -166,6 +166,38 @@ def test_swiglu_views(device):
         assert not torch.isnan(y).any() and not torch.isnan(d).any()
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rows,n,stride", [(1, 1, 1), (3, 7, 7), (7, 13, 32), (5, 24, 48), (4, 1000, 2000),
+                                           (300, 344, 688)])
+def test_swiglu_backward_h(device, dtype, rows, n, stride):
+    """The backward's optional h = silu(gate) * up output (the fused MLP's): into a fresh buffer and
+    in place over dy with dgate, dup over gate, up; row views with n not a multiple of the vector
+    width (vector path plus scalar tail on every row)."""
+    _skip_f64_cuda(device, dtype)
+    p = (torch.randn(rows, 2 * stride) * 3).to(device=device, dtype=dtype)
+    g, u = p[:, :n], p[:, stride:stride + n]
+    dy = torch.randn(rows, n, device=device, dtype=dtype)
+    y = torch.full_like(dy, float("nan"))
+    _C.swiglu_forward(g, u, y)
+    dg, du = torch.full_like(dy, float("nan")), torch.full_like(dy, float("nan"))
+    _C.swiglu_backward(dy, g, u, dg, du)
+    # separate outputs
+    dg2, du2, h = (torch.full_like(dy, float("nan")) for _ in range(3))
+    _C.swiglu_backward(dy, g, u, dg2, du2, h)
+    for a, b in ((dg2, dg), (du2, du), (h, y)):
+        torch.testing.assert_close(a, b)
+    # in place, as the MLP calls it
+    p2, dh = p.clone(), dy.clone()
+    g2, u2 = p2[:, :n], p2[:, stride:stride + n]
+    _C.swiglu_backward(dh, g2, u2, g2, u2, dh)
+    for a, b in ((g2, dg), (u2, du), (dh, y)):
+        torch.testing.assert_close(a, b)
+    # untouched: the columns between and after the views
+    torch.testing.assert_close(p2[:, n:stride], p[:, n:stride], rtol=0, atol=0)
+    with pytest.raises(ValueError):
+        _C.swiglu_backward(dy, g, u, dg, du, dg)  # h aliases dgate
+
+
 def test_swiglu_bad_input(device):
     with pytest.raises(ValueError):
         metalcore.swiglu(torch.randn(3, 5, device=device))  # odd packed width

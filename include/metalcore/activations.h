@@ -39,11 +39,15 @@ MC_API mc_status mc_swiglu_forward(const mc_tensor *gate, const mc_tensor *up, m
 /*
  * SwiGLU backward, recomputing silu(gate):
  *   dgate = dy * up * silu'(gate),  dup = dy * silu(gate)
+ * and, when h is not NULL, the forward output h = silu(gate) * up as well (what a fused MLP needs
+ * for its down-projection gradients: one pass instead of a forward and a backward).
  *   dy, gate, up: (..., I) row views as above
- *   dgate, dup:   (..., I) row views (e.g. the halves of one packed gradient); each may alias
- *                 dy, gate or up element for element, not partially
+ *   dgate, dup:   (..., I) row views (e.g. the halves of one packed gradient)
+ *   h:            NULL, or an (..., I) row view (e.g. dy's own buffer, in place)
+ * Each output may alias dy, gate or up element for element, not partially; the outputs must not
+ * alias each other.
  */
 MC_API mc_status mc_swiglu_backward(const mc_tensor *dy, const mc_tensor *gate, const mc_tensor *up,
-                                    mc_tensor *dgate, mc_tensor *dup, mc_stream_t stream);
+                                    mc_tensor *dgate, mc_tensor *dup, mc_tensor *h, mc_stream_t stream);
 
 #endif /* METALCORE_ACTIVATIONS_H */

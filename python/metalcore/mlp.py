@@ -18,10 +18,11 @@ to the activation dtype, differentiably).
 
 Memory: forward saves the input (x, plus one fp32 rstd per row with the RMSNorm prologue; xn is
 recomputed in backward), the packed gate/up pre-activations gu = [g | u] of shape (T, 2I) and the
-(T, r) LoRA intermediates; h = silu(g) * u is recomputed in backward, never stored. In eager mode
-backward writes the gate/up gradients over gu in place (gu's version counter is bumped, so a
-second backward through the same graph raises torch's usual error instead of reading garbage);
-under torch.compile the op is functional.
+(T, r) LoRA intermediates; h = silu(g) * u is never stored: the SwiGLU backward recomputes it in
+the same pass that computes the gate/up gradients, writing it over dh. In eager mode backward
+writes the gate/up gradients over gu in place (gu's version counter is bumped, so a second
+backward through the same graph raises torch's usual error instead of reading garbage); under
+torch.compile the op is functional.
 
 GEMMs run on torch (cuBLAS / the CPU BLAS): gate and up write into the halves of one (T, 2I)
 buffer (one GEMM when the two weights are adjacent rows of one packed [2I, D] tensor, as Phi-3's
@@ -109,26 +110,24 @@ def _mlp_backward(dout, x, wg, wu, wd, la, lb, rms_w, eps, scale, gu, rstd, acts
     if not inplace:
         gu = gu.clone()
     g, u = gu[:, :i], gu[:, i:]
-    # down projection: needs h = silu(g) * u, recomputed
-    need_dwd = needs[3]
-    need_down_lora = la[2] is not None and (needs[8] or needs[9])
-    h = torch.empty((t, i), dtype=x.dtype, device=x.device)
-    if need_dwd or need_down_lora:
-        _swiglu_into(gu, h)
-        if need_dwd:
-            grads[3] = torch.mm(dout.t(), h)
     dad = None
     if la[2] is not None:
         if needs[9]:
             grads[9] = torch.mm(dout.t(), acts[2]).mul_(scale)
         dad = torch.mm(dout, lb[2]).mul_(scale)
-        if needs[8]:
-            grads[8] = torch.mm(dad.t(), h)
-    # dh, reusing h's buffer; then the SwiGLU backward writes dg, du over g, u
-    dh = torch.mm(dout, wd, out=h)
+    dh = torch.mm(dout, wd)
     if dad is not None:
         dh.addmm_(dad, la[2])
-    _C.swiglu_backward(dh, g, u, g, u)
+    # The SwiGLU backward writes dg, du over g, u and, where the down projection's gradients need
+    # it, h = silu(g) * u over dh (each element of dh is read before h overwrites it): one pass
+    # instead of recomputing h with a forward pass.
+    need_h = needs[3] or (la[2] is not None and needs[8])
+    _C.swiglu_backward(dh, g, u, g, u, dh if need_h else None)
+    h = dh
+    if needs[3]:
+        grads[3] = torch.mm(dout.t(), h)
+    if la[2] is not None and needs[8]:
+        grads[8] = torch.mm(dad.t(), h)
     del dh, h
     dgu = gu
     dg, du = g, u

@@ -104,14 +104,15 @@ static mc_status row_view(const mc_tensor *t, const char *name, int64_t *rs) {
 static void set_rows(mc_swiglu_args *a, const mc_tensor *gate) {
     a->n = gate->ndim ? gate->shape[gate->ndim - 1] : 1;
     a->rows = a->n ? mc_tensor_numel(gate) / a->n : 0;
-    int64_t *rs[] = {&a->gate_rs, &a->up_rs, &a->y_rs, &a->dy_rs, &a->dgate_rs, &a->dup_rs};
+    int64_t *rs[] = {&a->gate_rs, &a->up_rs, &a->y_rs, &a->dy_rs, &a->dgate_rs, &a->dup_rs, &a->h_rs};
+    const int nrs = (int)(sizeof rs / sizeof rs[0]);
     int dense = 1;
-    for (int i = 0; i < 6; ++i)
+    for (int i = 0; i < nrs; ++i)
         if (*rs[i] != a->n && *rs[i] != 0) dense = 0; /* 0: that view is not used */
     if (dense && a->rows > 1) {
         a->n *= a->rows;
         a->rows = 1;
-        for (int i = 0; i < 6; ++i)
+        for (int i = 0; i < nrs; ++i)
             if (*rs[i]) *rs[i] = a->n;
     }
 }
@@ -150,7 +151,7 @@ mc_status mc_swiglu_forward(const mc_tensor *gate, const mc_tensor *up, mc_tenso
 }
 
 mc_status mc_swiglu_backward(const mc_tensor *dy, const mc_tensor *gate, const mc_tensor *up,
-                             mc_tensor *dgate, mc_tensor *dup, mc_stream_t stream) {
+                             mc_tensor *dgate, mc_tensor *dup, mc_tensor *h, mc_stream_t stream) {
     mc_clear_error();
     mc_swiglu_args a = {0};
     mc_status s;
@@ -163,6 +164,13 @@ mc_status mc_swiglu_backward(const mc_tensor *dy, const mc_tensor *gate, const m
     if ((s = row_view(dup, "dup", &a.dup_rs))) return s;
     if (dgate->data == dup->data && mc_tensor_numel(gate) > 0)
         return mc_fail(MC_STATUS_INVALID_ARGUMENT, "swiglu backward: dgate and dup must not alias");
+    if (h) {
+        if ((s = mc_check_like(gate, "gate", h, "h"))) return s;
+        if ((s = row_view(h, "h", &a.h_rs))) return s;
+        if ((h->data == dgate->data || h->data == dup->data) && mc_tensor_numel(gate) > 0)
+            return mc_fail(MC_STATUS_INVALID_ARGUMENT, "swiglu backward: h must not alias dgate or dup");
+        a.h = h->data;
+    }
     a.dy = dy->data;
     a.dgate = dgate->data;
     a.dup = dup->data;

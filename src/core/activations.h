@@ -22,7 +22,8 @@ typedef struct mc_act_args {
 } mc_act_args;
 
 /* SwiGLU on row views: tensor t is (rows, n) with element (r, c) at t + r * t_rs + c. When every
- * view is dense (all row strides == n) the core passes rows = 1, n = numel. */
+ * view is dense (all row strides == n) the core passes rows = 1, n = numel. Row strides of unused
+ * views are 0. */
 typedef struct mc_swiglu_args {
     int64_t rows, n;
     mc_dtype dtype;
@@ -30,7 +31,8 @@ typedef struct mc_swiglu_args {
     void *y;               /* forward output */
     const void *dy;        /* backward input */
     void *dgate, *dup;     /* backward outputs */
-    int64_t gate_rs, up_rs, y_rs, dy_rs, dgate_rs, dup_rs;
+    void *h;               /* optional backward output h = silu(gate) * up (NULL: not wanted) */
+    int64_t gate_rs, up_rs, y_rs, dy_rs, dgate_rs, dup_rs, h_rs;
     int device;
     mc_stream_t stream;
 } mc_swiglu_args;

@@ -136,8 +136,8 @@ mc_status mc_cpu_swiglu_forward(const mc_swiglu_args *a) {
     return MC_STATUS_SUCCESS;
 }
 
-/* dy, gate, up, dgate, dup: (rows, n) row views; every input element is read before the
- * outputs at the same position are written, so outputs may alias inputs element for element. */
+/* dy, gate, up, dgate, dup, h (optional): (rows, n) row views; every input element is read before
+ * the outputs at the same position are written, so outputs may alias inputs element for element. */
 mc_status mc_cpu_swiglu_backward(const mc_swiglu_args *a) {
     for (int64_t r = 0; r < a->rows; ++r)
         for (int64_t c = 0; c < a->n; ++c) {
@@ -147,6 +147,7 @@ mc_status mc_cpu_swiglu_backward(const mc_swiglu_args *a) {
             const double s = sigmoid(g);
             mc_cpu_st(a->dgate, a->dtype, r * a->dgate_rs + c, dy * u * s * (1.0 + g * (1.0 - s)));
             mc_cpu_st(a->dup, a->dtype, r * a->dup_rs + c, dy * g * s);
+            if (a->h) mc_cpu_st(a->h, a->dtype, r * a->h_rs + c, g * s * u);
         }
     return MC_STATUS_SUCCESS;
 }

@@ -1,11 +1,15 @@
-/* Helpers shared by the CUDA kernels: 16-bit float conversion, vector packs, warp reductions,
- * the device guard and error reporting. */
+/* Helpers shared by the CUDA kernels: 16-bit float conversion, vector packs, division by a
+ * runtime constant, warp reductions, the device guard and error reporting. */
 #ifndef MC_CUDA_COMMON_CUH
 #define MC_CUDA_COMMON_CUH
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include "../core/internal.h"
 
@@ -38,6 +42,76 @@ template <typename T, int VEC>
 __device__ __forceinline__ void store_pack(T *p, const Pack<T, VEC> &v) {
     *reinterpret_cast<Pack<T, VEC> *>(p) = v;
 }
+
+/* A pack <-> VEC floats. 16-bit types convert two at a time: bf16 in is a shift or a mask of the
+ * 32-bit word, out one cvt.rn.bf16x2.f32 (f16: cvt.f32.f16 in, cvt.rn.f16x2.f32 out) per pair,
+ * instead of one conversion and a byte permute per element (from bench/harness/swiglu_bw.cu). */
+template <int VEC> __device__ __forceinline__ void unpack_floats(const Pack<float, VEC> &p, float (&f)[VEC]) {
+#pragma unroll
+    for (int j = 0; j < VEC; ++j) f[j] = p.v[j];
+}
+template <int VEC> __device__ __forceinline__ void unpack_floats(const Pack<__nv_bfloat16, VEC> &p, float (&f)[VEC]) {
+    static_assert(VEC % 2 == 0, "bf16 packs hold pairs");
+#pragma unroll
+    for (int j = 0; j < VEC; j += 2) {
+        uint32_t w;
+        memcpy(&w, &p.v[j], 4);
+        f[j] = __uint_as_float(w << 16);
+        f[j + 1] = __uint_as_float(w & 0xffff0000u);
+    }
+}
+template <int VEC> __device__ __forceinline__ void unpack_floats(const Pack<__half, VEC> &p, float (&f)[VEC]) {
+    static_assert(VEC % 2 == 0, "f16 packs hold pairs");
+#pragma unroll
+    for (int j = 0; j < VEC; j += 2) {
+        __half2 h;
+        memcpy(&h, &p.v[j], 4);
+        const float2 v = __half22float2(h);
+        f[j] = v.x;
+        f[j + 1] = v.y;
+    }
+}
+template <typename T, int VEC> __device__ __forceinline__ Pack<T, VEC> pack_floats(const float (&f)[VEC]) {
+    Pack<T, VEC> p;
+    if constexpr (sizeof(T) == 4) {
+#pragma unroll
+        for (int j = 0; j < VEC; ++j) p.v[j] = f[j];
+    } else {
+        static_assert(VEC % 2 == 0, "16-bit packs hold pairs");
+#pragma unroll
+        for (int j = 0; j < VEC; j += 2) {
+            if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+                const __nv_bfloat162 h = __floats2bfloat162_rn(f[j], f[j + 1]);
+                memcpy(&p.v[j], &h, 4);
+            } else {
+                const __half2 h = __floats2half2_rn(f[j], f[j + 1]);
+                memcpy(&p.v[j], &h, 4);
+            }
+        }
+    }
+    return p;
+}
+
+/* q = p / d for a runtime divisor 1 <= d < 2^31 and dividends p < 2^31, as a multiply-high and a
+ * shift instead of the integer-division sequence (CUTLASS's FastDivmod; Triton gets the same from
+ * compile-time divisors). With l = ceil(log2 d) and mul = ceil(2^(31+l) / d) < 2^32,
+ * q = umulhi(p, mul) >> (l - 1) = floor(p * mul / 2^(31+l)), exact because
+ * p * (mul * d - 2^(31+l)) < 2^31 * d <= 2^(31+l). d == 1 is mul == 0 (q = p). Callers keep their
+ * dividends below 2^31 (split the launch). From bench/harness/swiglu_bw.cu. */
+struct FastDiv {
+    uint32_t d, mul, shr;
+    static FastDiv make(uint32_t d) {
+        FastDiv f = {d, 0, 0};
+        if (d > 1) {
+            uint32_t l = 0;
+            while ((1ull << l) < d) ++l;
+            f.mul = (uint32_t)(((1ull << (31 + l)) + d - 1) / d);
+            f.shr = l - 1;
+        }
+        return f;
+    }
+    __device__ __forceinline__ uint32_t div(uint32_t p) const { return mul ? __umulhi(p, mul) >> shr : p; }
+};
 
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll

@@ -60,20 +60,22 @@ static PyObject *py_swiglu_forward(PyObject *self, PyObject *const *args, Py_ssi
     Py_RETURN_NONE;
 }
 
-/* swiglu_backward(dy, gate, up, dgate, dup) */
+/* swiglu_backward(dy, gate, up, dgate, dup[, h]); h: None or a tensor for silu(gate) * up */
 static PyObject *py_swiglu_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "swiglu_backward(dy, gate, up, dgate, dup)");
+    if (nargs != 5 && nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "swiglu_backward(dy, gate, up, dgate, dup[, h])");
         return NULL;
     }
-    mc_tensor dy, g, u, dg, du;
+    mc_tensor dy, g, u, dg, du, h;
+    int want_h = 0;
     mc_stream_t stream;
     if (mcpy_tensor(args[0], &dy, "dy") || mcpy_tensor(args[1], &g, "gate") || mcpy_tensor(args[2], &u, "up") ||
-        mcpy_tensor(args[3], &dg, "dgate") || mcpy_tensor(args[4], &du, "dup") || mcpy_stream(&g, &stream))
+        mcpy_tensor(args[3], &dg, "dgate") || mcpy_tensor(args[4], &du, "dup") ||
+        (nargs == 6 && mcpy_optional_tensor(args[5], &h, &want_h, "h")) || mcpy_stream(&g, &stream))
         return NULL;
     mc_status s;
     Py_BEGIN_ALLOW_THREADS
-    s = mc_swiglu_backward(&dy, &g, &u, &dg, &du, stream);
+    s = mc_swiglu_backward(&dy, &g, &u, &dg, &du, want_h ? &h : NULL, stream);
     Py_END_ALLOW_THREADS
     if (s) return mcpy_raise(s);
     Py_RETURN_NONE;
@@ -87,6 +89,6 @@ PyMethodDef mcpy_activations_methods[] = {
     {"swiglu_forward", (PyCFunction)(void (*)(void))py_swiglu_forward, METH_FASTCALL,
      "swiglu_forward(gate, up, y)"},
     {"swiglu_backward", (PyCFunction)(void (*)(void))py_swiglu_backward, METH_FASTCALL,
-     "swiglu_backward(dy, gate, up, dgate, dup)"},
+     "swiglu_backward(dy, gate, up, dgate, dup[, h]); h (optional) receives silu(gate) * up"},
     {NULL, NULL, 0, NULL},
 };

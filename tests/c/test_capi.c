@@ -523,7 +523,7 @@ static void test_activations_capi(void) {
     dgate.data = dp;
     dup.data = dp + 3;
     CHECK(mc_swiglu_forward(&gate, &up, &out, NULL) == MC_STATUS_SUCCESS, "swiglu fwd\n");
-    CHECK(mc_swiglu_backward(&tdy, &gate, &up, &dgate, &dup, NULL) == MC_STATUS_SUCCESS, "swiglu bwd\n");
+    CHECK(mc_swiglu_backward(&tdy, &gate, &up, &dgate, &dup, NULL, NULL) == MC_STATUS_SUCCESS, "swiglu bwd\n");
     double e = 0;
     for (int r = 0; r < 2; ++r)
         for (int c = 0; c < 3; ++c) {
@@ -533,13 +533,31 @@ static void test_activations_capi(void) {
             e = fmax(e, fabs(dp[r * 6 + 3 + c] - d * gv * sg));
         }
     CHECK(e < 1e-12, "swiglu values %g\n", e);
+    /* backward with h = silu(gate) * up written over dy, and dgate, dup over gate, up (as the
+     * fused MLP calls it): same gradients, h equal to the forward output */
+    double p2[12], dy2[6];
+    for (int i = 0; i < 12; ++i) p2[i] = p[i];
+    for (int i = 0; i < 6; ++i) dy2[i] = dyv[i];
+    mc_tensor g2 = gate, u2 = up, h2 = make(dy2, MC_DTYPE_F64, 2, s2), dy2t = h2;
+    g2.data = p2;
+    u2.data = p2 + 3;
+    CHECK(mc_swiglu_backward(&dy2t, &g2, &u2, &g2, &u2, &h2, NULL) == MC_STATUS_SUCCESS, "swiglu bwd + h\n");
+    e = 0;
+    for (int i = 0; i < 6; ++i) e = fmax(e, fabs(dy2[i] - o[i]));
+    for (int i = 0; i < 12; ++i) e = fmax(e, fabs(p2[i] - dp[i]));
+    CHECK(e < 1e-12, "swiglu bwd + h in place %g\n", e);
+    CHECK(mc_swiglu_backward(&tdy, &gate, &up, &dgate, &dup, &dgate, NULL) == MC_STATUS_INVALID_ARGUMENT,
+          "h == dgate\n");
+    mc_tensor h6 = make(dy2, MC_DTYPE_F64, 1, s1);
+    CHECK(mc_swiglu_backward(&tdy, &gate, &up, &dgate, &dup, &h6, NULL) == MC_STATUS_SHAPE_MISMATCH, "h shape\n");
     mc_tensor bad = gate;
     bad.strides[1] = 2;
     CHECK(mc_swiglu_forward(&bad, &up, &out, NULL) == MC_STATUS_INVALID_ARGUMENT, "non-unit last stride\n");
     bad = gate;
     bad.strides[0] = 2;
     CHECK(mc_swiglu_forward(&bad, &up, &out, NULL) == MC_STATUS_INVALID_ARGUMENT, "overlapping rows\n");
-    CHECK(mc_swiglu_backward(&tdy, &gate, &up, &dgate, &dgate, NULL) == MC_STATUS_INVALID_ARGUMENT, "dgate == dup\n");
+    CHECK(mc_swiglu_backward(&tdy, &gate, &up, &dgate, &dgate, NULL, NULL) == MC_STATUS_INVALID_ARGUMENT,
+          "dgate == dup\n");
     mc_tensor up32 = up;
     up32.dtype = MC_DTYPE_F32;
     CHECK(mc_swiglu_forward(&gate, &up32, &out, NULL) == MC_STATUS_UNSUPPORTED_DTYPE, "dtype mismatch\n");
