@@ -1,5 +1,6 @@
 """fused_softmax: forward and gradient against float64 references along every dimension, shapes that
-hit each CUDA path (registers, generic, split-row, column), non-finite rows, bad input."""
+hit each CUDA path (rows: short rows several per block, long rows one block or a thread-block
+cluster per row; generic, split-row, column), non-finite rows, bad input."""
 import pytest
 import torch
 
@@ -11,10 +12,10 @@ DTYPES = [torch.float32, torch.float16, torch.bfloat16, torch.float64]
 
 # (shape, dim): CUDA path in the comment (see src/cuda/softmax.cu).
 CASES = [
-    ((1, 1), -1),        # reg, one column
+    ((1, 1), -1),        # generic (n below one 16-byte vector)
     ((3, 7), -1),        # generic (odd width)
-    ((300, 1024), -1),   # reg, several rows per block
-    ((8, 4096), -1),     # split (few long rows)
+    ((300, 1024), -1),   # rows, several rows per block
+    ((8, 4096), -1),     # rows: one block per row (fp32), short rows (16-bit)
     ((2, 1, 5003), 2),   # split, odd width (scalar loads)
     ((33, 1001), 1),     # generic
     ((40, 33), 0),       # column (softmax over a leading dim)
@@ -48,10 +49,21 @@ def test_softmax(device, dtype, shape, dim):
     _check(torch.randn(shape) * 4, dim, device, dtype)
 
 
-@pytest.mark.parametrize("n", [262144, 32768, 65536 + 4])
+@pytest.mark.parametrize("n", [262144, 131072, 32768, 16384, 8192, 65536 + 4, 1 << 20])
 def test_softmax_long_rows(device, n):
-    """Very long rows: the split path on CUDA (and reg/split boundaries), fp32 and bf16."""
-    rows = 2 if n < 262144 else 1
+    """Long rows, forward and gradient: on CUDA one block or a thread-block cluster per row (sm_90;
+    the split path elsewhere), 65540 in 16-bit is generic/split (not a multiple of 8), 2^20 is
+    beyond the cluster limits (split)."""
+    rows = 3 if n <= 131072 else 1
+    for dtype in (torch.float32, torch.bfloat16, torch.float16):
+        if n == 1 << 20 and dtype == torch.float16:
+            continue
+        _check(torch.randn(rows, n) * 4, -1, device, dtype)
+
+
+@pytest.mark.parametrize("rows,n", [(64, 8192), (20, 65536), (5, 262144)])
+def test_softmax_long_rows_many(device, rows, n):
+    """Enough rows that the clusters are not spread (the sweep's layouts), fp32 and bf16."""
     for dtype in (torch.float32, torch.bfloat16):
         _check(torch.randn(rows, n) * 4, -1, device, dtype)
 
@@ -68,12 +80,14 @@ def test_softmax_views_and_large_values(device):
                                torch.softmax(x16, 1, dtype=torch.float64))
 
 
-# Widths that put a row on each CUDA path: reg (64), generic (63), split (8192, with 2 rows).
-@pytest.mark.parametrize("n", [64, 63, 8192])
+# Widths that put a row on each CUDA path: short rows (64), generic (63), long rows spread over a
+# cluster (8192 and 65536 with few rows), a cluster of 16 blocks (262144), split (8193).
+@pytest.mark.parametrize("n", [64, 63, 8192, 65536, 262144, 8193])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_softmax_non_finite(device, n, dtype):
-    """Rows of all -inf, with one +inf, with NaN, with some -inf: as torch (NaN where torch is)."""
-    x = torch.randn(6, n) * 3
+    """Rows of all -inf, with one +inf, with NaN, with some -inf, with whole blocks of -inf (next to
+    values near -1000), one finite value: as torch (NaN where torch is)."""
+    x = torch.randn(10, n) * 3
     x[0] = float("-inf")
     x[1, n // 3] = float("inf")
     x[2, n // 2] = float("nan")
@@ -81,6 +95,13 @@ def test_softmax_non_finite(device, n, dtype):
     x[4, 0] = float("-inf")  # -inf first: the online max starts from it
     x[5, n - 1] = float("inf")
     x[5, 0] = float("-inf")
+    x[6, : n // 2] = float("-inf")  # whole blocks / warps of -inf
+    x[7, : n // 2] = float("-inf")
+    x[7, n // 2:] -= 1000.0  # ... and a row max near -1000: exp(warp max - row max) must not overflow
+    x[8] = float("-inf")
+    x[8, n - 1] = 2.0  # one finite value
+    x[9, 0] = float("nan")
+    x[9, 1:] = float("-inf")  # NaN among -inf
     x = x.to(dtype)
     for xx, d in ((x, 1), (x.t().contiguous(), 0)):  # row paths and the column path
         y = metalcore.fused_softmax(xx.to(device), d).cpu()
@@ -90,7 +111,8 @@ def test_softmax_non_finite(device, n, dtype):
         assert (y.double()[ok] - ref[ok]).abs().max() <= 2e-2
 
 
-@pytest.mark.parametrize("shape,dim", [((37, 64), 1), ((3, 63), 1), ((2, 8192), 1), ((9, 5, 3), 1)])
+@pytest.mark.parametrize("shape,dim", [((37, 64), 1), ((3, 63), 1), ((2, 8192), 1), ((3, 131072), 1),
+                                       ((1, 1 << 20), 1), ((9, 5, 3), 1)])
 def test_outputs_fully_written(device, shape, dim):
     for dt in (torch.float32, torch.float16):
         x = torch.randn(shape, device=device, dtype=dt)
@@ -129,8 +151,9 @@ def test_softmax_bad_input(device):
         torch.testing.assert_close(metalcore.fused_softmax(x64), torch.softmax(x64, -1))
         with pytest.raises(TypeError):
             _C.softmax_forward(x64, 0, torch.empty_like(x64), None)
+        z = torch.randn(1, 1 << 20, device=device)  # beyond the cluster path: split, with a workspace
+        assert _C.softmax_workspace_size(z, 1) > 0
         with pytest.raises(ValueError):  # split path without its workspace
-            z = torch.randn(1, 1 << 16, device=device)
             _C.softmax_forward(z, 1, torch.empty_like(z), None)
 
 

@@ -1,24 +1,48 @@
 /* Softmax on CUDA. Every tensor is (outer, n, inner), contiguous; the softmax runs over n.
  *
- * Paths, chosen from the shape alone (so forward and backward agree on the workspace):
- *  - reg:     inner == 1, rows aligned in 16-byte vectors, n <= 4 vectors x 1024 threads, and
- *             enough rows to fill the GPU. The rmsnorm design (src/cuda/rmsnorm.cu): TPR threads
- *             own a row and keep it in registers, so x is read once; max and sum by row_max /
- *             row_sum from common.cuh.
- *  - split:   inner == 1 and long rows too few to fill the GPU (or too long for registers): the
- *             row is cut into chunks of L columns, one block per chunk. Kernel A writes each
- *             chunk's (max, sum of exp) to the workspace; kernel B merges a row's partials and
- *             writes its chunk. x is read twice; for rows that fit L2 (64 x 131072 fp32 is 32 MB)
- *             the second read mostly hits L2. (Chunked "online softmax" merge: Milakov &
+ * Paths, chosen from the shape and the device (make_plan; forward and backward plans are made
+ * the same way, and the workspace covers both):
+ *  - rows:    inner == 1, n a multiple of the 16-byte vector (VEC elements), pointers 16-byte
+ *             aligned. The row lives in registers, so x is read once and y written once.
+ *             Short rows (n <= 512 vectors): TPR = 32..256 threads own a row, at most 2 vectors
+ *             each, 256 / TPR rows per block (Liger's "one program per row, 8 warps, the row in
+ *             registers" shape for 4096 bf16, with more rows per block below that).
+ *             Long rows: one block, or a thread-block CLUSTER of C = 2..16 blocks (sm_90), owns a
+ *             row; every thread holds 32 floats (forward: 8 fp32 / 4 16-bit vectors; backward:
+ *             4 vectors of y and of dy, kept in the storage type), block rank r the columns
+ *             [r S, (r+1) S), S = TPR * NV * VEC. Each warp reduces its part to (max, sum of
+ *             exp(x - warp max)); the block merges its warps through shared memory, the cluster
+ *             merges its blocks through distributed shared memory (every block reads the C
+ *             partials with cluster.map_shared_rank after one cluster.sync()), and each thread
+ *             scales its exps by exp(warp max - row max) / row sum. C and TPR by n: the smallest
+ *             C with TPR <= 512 (16 with TPR up to 1024 for the longest rows), doubled up to 8
+ *             while few rows would leave SMs idle; C = 16 needs the non-portable cluster size and
+ *             is checked with cudaOccupancyMaxActiveClusters (C = 8 or split otherwise). Row
+ *             limits: forward 16 x 1024 x 32 = 524288 elements, backward 524288 (16-bit) or
+ *             262144 (fp32). (Cluster/DSMEM row reduction: our own design, after the CUDA
+ *             programming guide's distributed shared memory example; per-warp (max, sum) pairs
+ *             merged as in Milakov & Gimelshein's online softmax.)
+ *  - split:   rows longer than the cluster limits, or devices without cluster launch (before
+ *             sm_90, or a build without sm_90 code) with rows too long for one block or too few
+ *             rows to fill the GPU; also unaligned widths n >= 4096. The row is cut into chunks
+ *             of L columns, one block per chunk. Kernel A writes each chunk's (max, sum of exp)
+ *             to the workspace; kernel B merges a row's partials and writes its chunk. x is read
+ *             twice (the second read mostly from L2). (Chunked online softmax merge: Milakov &
  *             Gimelshein 2018.)
- *  - generic: inner == 1 otherwise (unaligned or odd n): one 256-thread block per row, online
- *             (max, sum) in one pass, then a write pass.
+ *  - generic: inner == 1 otherwise (odd n < 4096, unaligned pointers): one 256-thread block per
+ *             row, online (max, sum) in one pass, then a write pass.
  *  - column:  inner > 1 (softmax over a non-last dim): one thread per (outer, inner) column,
  *             walking n with stride inner, so a warp reads 32 consecutive elements.
  * Non-finite values follow torch: a row of all -inf, or holding +inf or NaN, is NaN.
  */
 #include "../core/softmax.h"
 #include "common.cuh"
+
+#include <cooperative_groups.h>
+
+#include <map>
+#include <mutex>
+#include <tuple>
 
 namespace {
 
@@ -85,100 +109,217 @@ __device__ __forceinline__ float block_sum(float v, float *sm /* 32 floats */) {
     return t;
 }
 
-/* ---- reg path ------------------------------------------------------------------------------ */
+/* ---- rows path: the row in registers, one block, a cluster of blocks, or a slice of a block -- */
 
-/* Block (TPR, rows per block); MAXT = the block size it is launched with (register budget). */
-template <typename T, int NV, int MAXT>
-__global__ void __launch_bounds__(MAXT)
-    softmax_fwd_reg(const T *x, T *y, int64_t rows, int n) {
-    constexpr int VEC = 16 / sizeof(T);
-    __shared__ float red[2][kBlock];
-    const int tid = threadIdx.x, tpr = blockDim.x;
-    const int64_t row = (int64_t)blockIdx.x * blockDim.y + threadIdx.y;
-    const bool active = row < rows;
-    float v[NV][VEC];
-    float m = -INFINITY;
-#pragma unroll
-    for (int i = 0; i < NV; ++i) {
-        const int col = (i * tpr + tid) * VEC;
-        if (active && col < n) {
-            Pack<T, VEC> p = mc::load_pack<T, VEC>(x + row * n + col);
-#pragma unroll
-            for (int j = 0; j < VEC; ++j) {
-                v[i][j] = to_float(p.v[j]);
-                m = fmaxf(m, v[i][j]); /* drops NaN, but a NaN then makes the sum NaN */
-            }
-        } else {
-#pragma unroll
-            for (int j = 0; j < VEC; ++j) v[i][j] = -INFINITY;
-        }
+/* Where a thread's row and columns are. Block (TPR, RPB). Without a cluster the TPR threads with
+ * one threadIdx.y own row blockIdx.x * RPB + threadIdx.y (rows past the end idle but take part in
+ * the barriers). With a cluster RPB == 1, the C blocks blockIdx.x / C own one row and block rank
+ * r (= blockIdx.x % C) the columns from r * TPR * NV * VEC. Rows beyond the grid loop (grid-
+ * stride), so every block of a cluster visits the same rows. */
+struct RowWalk {
+    int64_t first, stride; /* in rows; the loop is uniform over the block (and the cluster) */
+    int col0;              /* first column of this block's slice */
+};
+
+template <bool CL> __device__ __forceinline__ RowWalk row_walk(int csize, int span) {
+    RowWalk w;
+    if (CL) {
+        w.first = blockIdx.x / csize;
+        w.stride = gridDim.x / csize;
+        w.col0 = (int)(blockIdx.x % csize) * span;
+    } else {
+        w.first = (int64_t)blockIdx.x * blockDim.y;
+        w.stride = (int64_t)gridDim.x * blockDim.y;
+        w.col0 = 0;
     }
-    m = mc::row_max(m, red[0]);
-    float s = 0.f;
+    return w;
+}
+
+/* The row's total from per-warp partials: wpart holds one float2 per warp (RPB * TPR / 32 <= 32);
+ * with a cluster, each block's total goes to cpart and every block merges all C of them, read
+ * through distributed shared memory. Every thread returns with the row's value; with a cluster
+ * it has arrived on the cluster barrier, and row_done() waits on it. merge(a, b): a = a (+) b;
+ * `zero` is its identity. */
+template <bool CL, typename Merge>
+__device__ __forceinline__ float2 row_total(float2 mine, float2 *wpart, float2 *cpart, int csize, float2 zero,
+                                            Merge merge) {
+    const int wpr = blockDim.x >> 5, lane = threadIdx.x & 31;
+    if (!CL && wpr == 1) return mine; /* the warp is the row */
+    if (lane == 0) wpart[threadIdx.y * wpr + (threadIdx.x >> 5)] = mine;
+    __syncthreads();
+    float2 t = lane < wpr ? wpart[threadIdx.y * wpr + lane] : zero;
 #pragma unroll
-    for (int i = 0; i < NV; ++i) {
-        const int col = (i * tpr + tid) * VEC;
-        if (col < n) {
+    for (int o = 16; o > 0; o >>= 1) {
+        float2 u;
+        u.x = __shfl_xor_sync(0xffffffffu, t.x, o);
+        u.y = __shfl_xor_sync(0xffffffffu, t.y, o);
+        merge(t, u);
+    }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    if (CL) {
+        namespace cg = cooperative_groups;
+        cg::cluster_group cluster = cg::this_cluster();
+        if (threadIdx.x == 0) *cpart = t;
+        cluster.sync(); /* release our cpart, acquire the others' */
+        const float2 peer = *cluster.map_shared_rank(cpart, lane < csize ? lane : 0);
+        t = lane < csize ? peer : zero;
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) {
+            float2 u;
+            u.x = __shfl_xor_sync(0xffffffffu, t.x, o);
+            u.y = __shfl_xor_sync(0xffffffffu, t.y, o);
+            merge(t, u);
+        }
+        cluster.barrier_arrive(); /* done reading the other blocks' shared memory */
+    }
+#else
+    (void)cpart;
+    (void)csize;
+#endif
+    return t;
+}
+
+/* After a row: the cluster's blocks must not overwrite cpart (next row) or exit (their shared
+ * memory goes away) before every block has read it; without a cluster, wpart is rewritten only
+ * after every warp has read it. */
+template <bool CL> __device__ __forceinline__ void row_done() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    if (CL) {
+        cooperative_groups::this_cluster().barrier_wait();
+        return;
+    }
+#endif
+    if (blockDim.x > 32) __syncthreads();
+}
+
+/* Register budgets: short rows (NV <= 2, 256-thread blocks) 32 registers in the forward (8 blocks
+ * per SM, a full SM), 40 in the backward (6; 32 spill); long rows 64 (a 512-thread block twice
+ * per SM, or a 1024-thread one once). */
+constexpr int rows_max_threads(int nv) { return nv <= 2 ? 256 : 1024; }
+constexpr int rows_min_blocks(int nv, bool bwd) { return nv <= 2 ? (bwd ? 6 : 8) : 1; }
+
+struct MsMerge {
+    __device__ __forceinline__ void operator()(float2 &a, const float2 &b) const { ms_merge(a.x, a.y, b.x, b.y); }
+};
+struct SumMerge {
+    __device__ __forceinline__ void operator()(float2 &a, const float2 &b) const { a.x += b.x; }
+};
+
+/* Forward. NV 16-byte vectors per thread, held as floats (overwritten by their exps). At most
+ * 64 registers (a 512-thread block twice per SM, or 1024 once): NV * VEC <= 32 floats. */
+template <typename T, int NV, bool CL>
+__global__ void __launch_bounds__(rows_max_threads(NV), rows_min_blocks(NV, false))
+    softmax_fwd_rows(const T *x, T *y, int64_t rows, int n, int csize) {
+    constexpr int VEC = 16 / sizeof(T);
+    __shared__ float2 wpart[32];
+    __shared__ float2 cpart;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+    if (CL) __trap(); /* no clusters before sm_90; the host never plans them there */
+#endif
+    const int tid = threadIdx.x, tpr = blockDim.x;
+    const RowWalk w = row_walk<CL>(csize, tpr * NV * VEC);
+    for (int64_t r0 = w.first; r0 < rows; r0 += w.stride) {
+        const int64_t row = CL ? r0 : r0 + threadIdx.y;
+        const bool active = row < rows;
+        const T *xr = x + row * n;
+        float v[NV][VEC];
+        float m = -INFINITY;
+#pragma unroll
+        for (int i = 0; i < NV; ++i) {
+            const int col = w.col0 + (i * tpr + tid) * VEC;
+            if (active && col < n) {
+                mc::unpack_floats<VEC>(mc::load_pack<T, VEC>(xr + col), v[i]);
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) m = fmaxf(m, v[i][j]); /* drops NaN; the sum catches it */
+            } else {
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) v[i][j] = -INFINITY;
+            }
+        }
+        m = mc::warp_max(m);
+        /* exps relative to the warp's max; a warp of only -inf (or of no columns) uses 0, so its
+         * sum is 0 (NaN if it holds a NaN) instead of exp(-inf - -inf) */
+        const float mu = m == -INFINITY ? 0.f : m;
+        float s = 0.f;
+#pragma unroll
+        for (int i = 0; i < NV; ++i)
 #pragma unroll
             for (int j = 0; j < VEC; ++j) {
-                v[i][j] = __expf(v[i][j] - m);
+                v[i][j] = __expf(v[i][j] - mu);
                 s += v[i][j];
             }
-        }
-    }
-    s = mc::row_sum(s, red[1]);
-    if (!active) return;
-    const float inv = 1.f / s;
+        s = mc::warp_sum(s);
+        const float2 tot = row_total<CL>(make_float2(m, s), wpart, &cpart, csize, make_float2(-INFINITY, 0.f), MsMerge());
+        /* y = exp(x - mu) * exp(mu - M) / S; a warp of only -inf writes 0 (a whole row of -inf:
+         * 0 * 1/0 = NaN, as torch); M = +inf or S = NaN make every output NaN */
+        const float scale = (m == -INFINITY ? 0.f : __expf(m - tot.x)) * finish_inv(tot.x, tot.y);
+        T *yr = y + row * n;
 #pragma unroll
-    for (int i = 0; i < NV; ++i) {
-        const int col = (i * tpr + tid) * VEC;
-        if (col < n) {
-            Pack<T, VEC> o;
+        for (int i = 0; i < NV; ++i) {
+            const int col = w.col0 + (i * tpr + tid) * VEC;
+            if (active && col < n) {
+                float o[VEC];
 #pragma unroll
-            for (int j = 0; j < VEC; ++j) o.v[j] = from_float<T>(v[i][j] * inv);
-            mc::store_pack<T, VEC>(y + row * n + col, o);
+                for (int j = 0; j < VEC; ++j) o[j] = v[i][j] * scale;
+                mc::store_pack<T, VEC>(yr + col, mc::pack_floats<T, VEC>(o));
+            }
         }
+        row_done<CL>();
     }
 }
 
-template <typename T, int NV, int MAXT>
-__global__ void __launch_bounds__(MAXT)
-    softmax_bwd_reg(const T *dy, const T *y, T *dx, int64_t rows, int n) {
+/* Backward: dx = y * (dy - sum(dy * y)). NV vectors of y and of dy per thread, kept in the storage
+ * type (2 * NV * 4 registers) and converted when used. */
+template <typename T, int NV, bool CL>
+__global__ void __launch_bounds__(rows_max_threads(NV), rows_min_blocks(NV, true))
+    softmax_bwd_rows(const T *dy, const T *y, T *dx, int64_t rows, int n, int csize) {
     constexpr int VEC = 16 / sizeof(T);
-    __shared__ float red[kBlock];
+    __shared__ float2 wpart[32];
+    __shared__ float2 cpart;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+    if (CL) __trap(); /* no clusters before sm_90; the host never plans them there */
+#endif
     const int tid = threadIdx.x, tpr = blockDim.x;
-    const int64_t row = (int64_t)blockIdx.x * blockDim.y + threadIdx.y;
-    const bool active = row < rows;
-    float yv[NV][VEC], gv[NV][VEC];
-    float dot = 0.f;
+    const RowWalk w = row_walk<CL>(csize, tpr * NV * VEC);
+    for (int64_t r0 = w.first; r0 < rows; r0 += w.stride) {
+        const int64_t row = CL ? r0 : r0 + threadIdx.y;
+        const bool active = row < rows;
+        Pack<T, VEC> yp[NV], gp[NV];
+        float dot = 0.f;
 #pragma unroll
-    for (int i = 0; i < NV; ++i) {
-        const int col = (i * tpr + tid) * VEC;
-        if (active && col < n) {
-            Pack<T, VEC> yp = mc::load_pack<T, VEC>(y + row * n + col);
-            Pack<T, VEC> gp = mc::load_pack<T, VEC>(dy + row * n + col);
-#pragma unroll
-            for (int j = 0; j < VEC; ++j) {
-                yv[i][j] = to_float(yp.v[j]);
-                gv[i][j] = to_float(gp.v[j]);
-                dot += yv[i][j] * gv[i][j];
+        for (int i = 0; i < NV; ++i) {
+            const int col = w.col0 + (i * tpr + tid) * VEC;
+            if (active && col < n) {
+                yp[i] = mc::load_pack<T, VEC>(y + row * n + col);
+                gp[i] = mc::load_pack<T, VEC>(dy + row * n + col);
             }
-        } else {
-#pragma unroll
-            for (int j = 0; j < VEC; ++j) yv[i][j] = gv[i][j] = 0.f;
         }
-    }
-    dot = mc::row_sum(dot, red);
-    if (!active) return;
 #pragma unroll
-    for (int i = 0; i < NV; ++i) {
-        const int col = (i * tpr + tid) * VEC;
-        if (col < n) {
-            Pack<T, VEC> o;
+        for (int i = 0; i < NV; ++i) {
+            const int col = w.col0 + (i * tpr + tid) * VEC;
+            if (active && col < n) {
+                float yf[VEC], gf[VEC];
+                mc::unpack_floats<VEC>(yp[i], yf);
+                mc::unpack_floats<VEC>(gp[i], gf);
 #pragma unroll
-            for (int j = 0; j < VEC; ++j) o.v[j] = from_float<T>(yv[i][j] * (gv[i][j] - dot));
-            mc::store_pack<T, VEC>(dx + row * n + col, o);
+                for (int j = 0; j < VEC; ++j) dot += yf[j] * gf[j];
+            }
         }
+        dot = mc::warp_sum(dot);
+        const float tot = row_total<CL>(make_float2(dot, 0.f), wpart, &cpart, csize, make_float2(0.f, 0.f), SumMerge()).x;
+#pragma unroll
+        for (int i = 0; i < NV; ++i) {
+            const int col = w.col0 + (i * tpr + tid) * VEC;
+            if (active && col < n) {
+                float yf[VEC], gf[VEC], o[VEC];
+                mc::unpack_floats<VEC>(yp[i], yf);
+                mc::unpack_floats<VEC>(gp[i], gf);
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) o[j] = yf[j] * (gf[j] - tot);
+                mc::store_pack<T, VEC>(dx + row * n + col, mc::pack_floats<T, VEC>(o));
+            }
+        }
+        row_done<CL>();
     }
 }
 
@@ -316,27 +457,127 @@ __global__ void __launch_bounds__(kBlock)
 
 /* ---- planning ------------------------------------------------------------------------------ */
 
-enum Kind { kReg, kGeneric, kSplit, kColumn };
+enum Kind { kRows, kGeneric, kSplit, kColumn };
 
 struct Plan {
     Kind kind;
-    mc::RowRegShape reg; /* kReg */
-    int64_t L, chunks;   /* kSplit */
+    int nv, tpr, rpb, csize; /* kRows: vectors per thread, block (tpr, rpb), blocks per cluster */
+    int64_t L, chunks;       /* kSplit */
 };
 
-/* From the shape alone; the reg path may still fall back to generic for unaligned pointers. */
-Plan make_plan(const mc_softmax_args *a) {
-    Plan p = {kGeneric, {false, 0, 0, 0}, 0, 0};
+/* Vectors per thread of a long row: 32 floats of registers for the row (forward fp32 8, 16-bit
+ * 4; backward 4 of y and 4 of dy, in the storage type). */
+int long_nv(mc_dtype dt, bool bwd) { return !bwd && dt == MC_DTYPE_F32 ? 8 : 4; }
+
+template <typename T, int NV> const void *fwd_kernel() { return reinterpret_cast<const void *>(&softmax_fwd_rows<T, NV, true>); }
+template <typename T, int NV> const void *bwd_kernel() { return reinterpret_cast<const void *>(&softmax_bwd_rows<T, NV, true>); }
+
+/* The cluster kernel of a dtype and direction (NV = long_nv). */
+const void *cluster_kernel(mc_dtype dt, bool bwd) {
+    switch (dt) {
+    case MC_DTYPE_F32: return bwd ? bwd_kernel<float, 4>() : fwd_kernel<float, 8>();
+    case MC_DTYPE_F16: return bwd ? bwd_kernel<__half, 4>() : fwd_kernel<__half, 4>();
+    default: return bwd ? bwd_kernel<__nv_bfloat16, 4>() : fwd_kernel<__nv_bfloat16, 4>();
+    }
+}
+
+/* Clusters of csize blocks of tpr threads of `kernel` that can be resident at once on `device`
+ * (cudaOccupancyMaxActiveClusters), 0 where clusters cannot run: no cluster launch on the device,
+ * or the kernel was not compiled for sm_90+ (a PTX-only or sm_80 build JIT-compiled for a newer
+ * GPU has no cluster code). Cached: the answer depends on nothing else. The caller has made
+ * `device` current. Sizes over 8 set cudaFuncAttributeNonPortableClusterSizeAllowed first. */
+int active_clusters(const void *kernel, int device, int csize, int tpr) {
+    static std::mutex mu;
+    static std::map<std::tuple<const void *, int, int, int>, int> cache;
+    const auto key = std::make_tuple(kernel, device, csize, tpr);
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+    int num = 0, can = 0;
+    cudaFuncAttributes fa;
+    if (cudaDeviceGetAttribute(&can, cudaDevAttrClusterLaunch, device) == cudaSuccess && can &&
+        cudaFuncGetAttributes(&fa, kernel) == cudaSuccess && fa.binaryVersion >= 90 && fa.ptxVersion >= 90 &&
+        (csize <= 8 || cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) == cudaSuccess)) {
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = dim3((unsigned)csize * 64u);
+        cfg.blockDim = dim3((unsigned)tpr);
+        cudaLaunchAttribute attr;
+        attr.id = cudaLaunchAttributeClusterDimension;
+        attr.val.clusterDim.x = (unsigned)csize;
+        attr.val.clusterDim.y = 1;
+        attr.val.clusterDim.z = 1;
+        cfg.attrs = &attr;
+        cfg.numAttrs = 1;
+        if (cudaOccupancyMaxActiveClusters(&num, kernel, &cfg) != cudaSuccess) num = 0;
+    }
+    (void)cudaGetLastError(); /* a refused query must not show up as this op's launch error */
+    cache[key] = num;
+    return num;
+}
+
+int round_up32(int64_t t) { return (int)((t + 31) / 32 * 32); }
+
+/* From the shape, the dtype and the device; the rows path may still fall back to generic for
+ * unaligned pointers. Queries the device (cached) for cluster support: make `device` current.
+ * long_tpr: the most threads per block before a long row takes more blocks (cluster); spread: the
+ * most blocks per row when few rows leave SMs idle (bench/harness/softmax_rows.cu tries others). */
+Plan make_plan(const mc_softmax_args *a, bool bwd, int long_tpr = 512, int spread = 8) {
+    Plan p = {kGeneric, 0, 0, 1, 1, 0, 0};
     if (a->inner > 1) {
         p.kind = kColumn;
         return p;
     }
     const int vec = 16 / (int)mc_dtype_size(a->dtype);
     const int64_t rows = a->outer, n = a->n, sms = mc::sm_count(a->device);
-    mc::RowRegShape r = mc::row_reg_shape(n, vec, kBlock);
-    const bool reg_ok = r.ok && r.nv <= 4; /* 8 vectors at 1024 threads would spill */
-    const bool fills = reg_ok && (rows + r.rpb - 1) / r.rpb >= sms;
-    if (n >= 4096 && !fills) {
+    const int64_t nvec = n / vec;
+    bool split = false;
+    if (n % vec != 0) {
+        split = n >= 4096; /* spread over chunks; generic below that */
+    } else if (nvec <= 512) {
+        /* short rows: TPR threads per row, at most 2 vectors each, 256-thread blocks */
+        int tpr = 32;
+        while (tpr < 256 && 2 * tpr < nvec) tpr *= 2;
+        p.kind = kRows;
+        p.nv = nvec <= tpr ? 1 : 2;
+        p.tpr = tpr;
+        p.rpb = 256 / tpr;
+        return p;
+    } else {
+        /* long rows: one block or a cluster per row, 32 floats of the row per thread */
+        const int nv = long_nv(a->dtype, bwd);
+        const int64_t need = (nvec + nv - 1) / nv; /* threads per row */
+        int c = 1;
+        while (c < 16 && need > (int64_t)long_tpr * c) c *= 2;
+        int64_t tpr = round_up32((need + c - 1) / c);
+        if (tpr > 1024) {
+            split = true;
+        } else {
+            const void *k = cluster_kernel(a->dtype, bwd);
+            /* few rows: more blocks per row (up to 8, at least 128 threads each) to use more SMs */
+            while (c < spread && rows * c * 2 <= sms && round_up32((need + 2 * c - 1) / (2 * c)) >= 128) {
+                c *= 2;
+                tpr = round_up32((need + c - 1) / c);
+            }
+            if (c > 1 && active_clusters(k, a->device, c, (int)tpr) == 0 && c == 16 &&
+                round_up32((need + 7) / 8) <= 1024) {
+                c = 8; /* the non-portable size refused: 8 blocks of up to 1024 threads */
+                tpr = round_up32((need + 7) / 8);
+            }
+            if (c > 1 && active_clusters(k, a->device, c, (int)tpr) == 0) {
+                split = true; /* no clusters here (pre-sm_90, or no sm_90 code in this build) */
+            } else if (c == 1 && rows < sms / 2 && n >= 4096 && active_clusters(k, a->device, 2, 128) == 0) {
+                split = true; /* no clusters to spread few rows with: the chunked path, as before */
+            } else {
+                p.kind = kRows;
+                p.nv = nv;
+                p.tpr = (int)tpr;
+                p.rpb = 1;
+                p.csize = c;
+                return p;
+            }
+        }
+    }
+    if (split) {
         /* aim for about two blocks per SM in all; chunk length a power of two in [2048, 16384] */
         const int64_t per_block = (rows * n + 2 * sms - 1) / (2 * sms);
         int64_t L = 2048;
@@ -344,13 +585,13 @@ Plan make_plan(const mc_softmax_args *a) {
         p.kind = kSplit;
         p.L = L;
         p.chunks = (n + L - 1) / L;
-        return p;
-    }
-    if (reg_ok) {
-        p.kind = kReg;
-        p.reg = r;
     }
     return p;
+}
+
+size_t split_bytes(const mc_softmax_args *a, const Plan &p, bool bwd) {
+    if (p.kind != kSplit) return 0;
+    return (size_t)(a->outer * p.chunks) * (bwd ? 1 : 2) * sizeof(float);
 }
 
 bool aligned_rows(const void *const *ptrs, int count) {
@@ -361,49 +602,66 @@ bool aligned_rows(const void *const *ptrs, int count) {
 
 int64_t capped(int64_t need, int64_t cap) { return need < cap ? (need > 0 ? need : 1) : cap; }
 
-template <typename T, int NV>
-void launch_reg_nv(const mc_softmax_args *a, const mc::RowRegShape &r, bool bwd, cudaStream_t s) {
-    dim3 block(r.tpr, r.rpb);
-    const int64_t grid = (a->outer + r.rpb - 1) / r.rpb;
-    const int n = (int)a->n;
-    const int threads = r.tpr * r.rpb;
-#define MC_SOFTMAX_REG(MAXT)                                                                       \
-    if (bwd)                                                                                       \
-        softmax_bwd_reg<T, NV, MAXT><<<(unsigned)grid, block, 0, s>>>(                             \
-            static_cast<const T *>(a->dy), static_cast<const T *>(a->y), static_cast<T *>(a->dx), a->outer, n); \
-    else                                                                                           \
-        softmax_fwd_reg<T, NV, MAXT><<<(unsigned)grid, block, 0, s>>>(                             \
-            static_cast<const T *>(a->x), static_cast<T *>(a->y), a->outer, n)
-    if (threads <= 256) {
-        MC_SOFTMAX_REG(256);
-    } else if (threads <= 512) {
-        MC_SOFTMAX_REG(512);
+/* Launches the rows kernel with NV vectors per thread: a plain launch without a cluster, else
+ * cudaLaunchKernelEx with the cluster dimension (csize blocks along x). */
+template <typename T, int NV, bool CL, bool BWD>
+cudaError_t launch_rows_nv(const mc_softmax_args *a, const Plan &p, cudaStream_t s) {
+    const T *x = static_cast<const T *>(a->x), *dy = static_cast<const T *>(a->dy), *yc = static_cast<const T *>(a->y);
+    T *y = static_cast<T *>(a->y), *dx = static_cast<T *>(a->dx);
+    const int n = (int)a->n, c = p.csize;
+    if constexpr (!CL) {
+        const unsigned grid = (unsigned)capped((a->outer + p.rpb - 1) / p.rpb, 0x7fffffff);
+        const dim3 block((unsigned)p.tpr, (unsigned)p.rpb);
+        if constexpr (BWD) softmax_bwd_rows<T, NV, false><<<grid, block, 0, s>>>(dy, yc, dx, a->outer, n, 1);
+        else softmax_fwd_rows<T, NV, false><<<grid, block, 0, s>>>(x, y, a->outer, n, 1);
+        return cudaSuccess;
     } else {
-        MC_SOFTMAX_REG(1024);
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = dim3((unsigned)(capped(a->outer, 0x7fffffff / c) * c));
+        cfg.blockDim = dim3((unsigned)p.tpr);
+        cfg.stream = s;
+        cudaLaunchAttribute attr;
+        attr.id = cudaLaunchAttributeClusterDimension;
+        attr.val.clusterDim.x = (unsigned)c;
+        attr.val.clusterDim.y = 1;
+        attr.val.clusterDim.z = 1;
+        cfg.attrs = &attr;
+        cfg.numAttrs = 1;
+        if constexpr (BWD) return cudaLaunchKernelEx(&cfg, softmax_bwd_rows<T, NV, true>, dy, yc, dx, a->outer, n, c);
+        else return cudaLaunchKernelEx(&cfg, softmax_fwd_rows<T, NV, true>, x, y, a->outer, n, c);
     }
-#undef MC_SOFTMAX_REG
 }
 
-template <typename T> mc_status launch(const mc_softmax_args *a, bool bwd) {
+/* NV: 1 or 2 for short rows, long_nv for long ones (8 only in the fp32 forward). */
+template <typename T, bool BWD> cudaError_t launch_rows(const mc_softmax_args *a, const Plan &p, cudaStream_t s) {
+    constexpr int kLong = !BWD && std::is_same<T, float>::value ? 8 : 4;
+    if (p.csize > 1) return launch_rows_nv<T, kLong, true, BWD>(a, p, s);
+    switch (p.nv) {
+    case 1: return launch_rows_nv<T, 1, false, BWD>(a, p, s);
+    case 2: return launch_rows_nv<T, 2, false, BWD>(a, p, s);
+    case kLong: return launch_rows_nv<T, kLong, false, BWD>(a, p, s);
+    default: return cudaErrorInvalidConfiguration;
+    }
+}
+
+template <typename T> mc_status launch_plan(const mc_softmax_args *a, Plan p, bool bwd) {
     cudaStream_t s = mc::as_stream(a->stream);
     const T *x = static_cast<const T *>(a->x);
     const T *dy = static_cast<const T *>(a->dy);
     T *y = static_cast<T *>(a->y);
     T *dx = static_cast<T *>(a->dx);
     const int64_t sms = mc::sm_count(a->device);
-    Plan p = make_plan(a);
-    if (p.kind == kReg) {
+    const char *what = bwd ? "softmax backward" : "softmax forward";
+    if (p.kind == kRows) {
         const void *ptrs[] = {a->x, a->y, a->dy, a->dx};
         if (!aligned_rows(ptrs, 4)) p.kind = kGeneric;
     }
     switch (p.kind) {
-    case kReg:
-        switch (p.reg.nv) {
-        case 1: launch_reg_nv<T, 1>(a, p.reg, bwd, s); break;
-        case 2: launch_reg_nv<T, 2>(a, p.reg, bwd, s); break;
-        default: launch_reg_nv<T, 4>(a, p.reg, bwd, s); break;
-        }
+    case kRows: {
+        const cudaError_t e = bwd ? launch_rows<T, true>(a, p, s) : launch_rows<T, false>(a, p, s);
+        if (e != cudaSuccess) return mc::launch_status(e, what);
         break;
+    }
     case kGeneric: {
         const unsigned grid = (unsigned)capped(a->outer, sms * 8);
         if (bwd) softmax_bwd_generic<T><<<grid, kBlock, 0, s>>>(dy, y, dx, a->outer, a->n);
@@ -429,8 +687,10 @@ template <typename T> mc_status launch(const mc_softmax_args *a, bool bwd) {
         break;
     }
     }
-    return mc::check_launch(bwd ? "softmax backward" : "softmax forward");
+    return mc::check_launch(what);
 }
+
+template <typename T> mc_status launch(const mc_softmax_args *a, bool bwd) { return launch_plan<T>(a, make_plan(a, bwd), bwd); }
 
 mc_status dispatch(const mc_softmax_args *a, bool bwd) {
     mc::DeviceGuard guard(a->device);
@@ -449,7 +709,10 @@ mc_status dispatch(const mc_softmax_args *a, bool bwd) {
 extern "C" mc_status mc_cuda_softmax_forward(const mc_softmax_args *a) { return dispatch(a, false); }
 extern "C" mc_status mc_cuda_softmax_backward(const mc_softmax_args *a) { return dispatch(a, true); }
 
+/* Covers both directions: the Python layer sizes one workspace for the forward and the backward. */
 extern "C" size_t mc_cuda_softmax_workspace_size(const mc_softmax_args *a) {
-    const Plan p = make_plan(a);
-    return p.kind == kSplit ? (size_t)(a->outer * p.chunks) * 2 * sizeof(float) : 0;
+    mc::DeviceGuard guard(a->device);
+    if (guard.status()) return 0;
+    const size_t f = split_bytes(a, make_plan(a, false), false), b = split_bytes(a, make_plan(a, true), true);
+    return f > b ? f : b;
 }

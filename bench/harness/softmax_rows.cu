@@ -1,0 +1,788 @@
+// Standalone harness for the softmax rows path of src/cuda/softmax.cu (the file is #included, so
+// the library's own kernels, planning and launchers run here): the short-row layout (several rows
+// per block, at most 2 vectors per thread), the long-row layout (one block, or a thread-block
+// cluster sharing the row's (max, sum) through distributed shared memory), and the split / generic
+// fallbacks. Not part of the library build; compile and run on the device machine in one call
+// (from the repository root):
+//   nvcc -O3 -std=c++17 -Iinclude -Isrc -gencode=arch=compute_90,code=sm_90 -lineinfo -Xptxas -v -o /tmp/sr bench/harness/softmax_rows.cu 2>&1 | grep -E "registers|spill|error" ; /tmp/sr
+// (or: bash bench/harness/run_all.sh softmax_rows). `/tmp/sr check` only checks, `/tmp/sr time`
+// only times. Exit status 0 only if every check passed.
+//
+// Checks (host reference in double, torch's semantics: a row of all -inf, or holding +inf or NaN,
+// is NaN): forward and backward through mc_cuda_softmax_forward / _backward (the library entry
+// points, plan included), fp32 / bf16 / fp16, cols in {1, 3, 512, 4096, 8192, 8193, 16384, 65536,
+// 131072, 262144}, rows 1, 3 (few rows: clusters spread wider), 7 and up to ~2M elements;
+// outputs poisoned with NaN first; per row max |out - ref| / max |ref| against a per-dtype bound,
+// and the NaN pattern exactly. Non-finite rows (all -inf, one +inf, one NaN, every other -inf,
+// whole slices of -inf, -inf next to values near -1000, one finite value, logits x 50) at cols
+// 4096, 8192, 65536, 262144 and 8193. Also: a misaligned pointer (rows plan -> generic), the split
+// path forced on a long row, cluster sizes 2..16 forced through the plan's knobs, the old
+// library kernel (baseline below) and the timing variants, each checked before it is timed.
+//
+// Timing (CUDA events around every call, calls queued back to back, median of 30 after 5 warm-up
+// calls, input sets rotated over > 150 MB as bench/_prims.py does; TB/s = bytes read + written per
+// second: forward 2N, backward 3N, forward + backward 5N elements): a device-to-device memcpy rate
+// measured in the same run; the sweep at 16M elements (fp32 and bf16, cols 512 .. 262144) with the
+// library default and the knob variants (long_tpr 256 / 1024: threads per block before a row takes
+// more blocks); 64 x 131072 fp32, 1 x 262144 fp32, 16384 x 4096 bf16 forward and forward +
+// backward with the old reg/split kernels (baseline) and forced layouts of the short-row kernel.
+// The old library numbers on the H100 from bench/bench_softmax.py (before this change): 64 x 131072
+// fp32 78 us (0.86 TB/s); 16384 x 4096 bf16 111 us fwd (2.42 TB/s), 253 us fwd+bwd; sweep fp32
+// 8192..262144 cols 1.25 TB/s, bf16 16384..262144 0.81 TB/s; Liger 90.7 us / 224 us at 16384 x
+// 4096 bf16.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "../../src/cuda/runtime.cu"
+#include "../../src/cuda/softmax.cu"
+
+#include "harness.h" /* CK() */
+
+// ---- the few core symbols the two library files need (src/core/status.c is C11) ----------------
+extern "C" mc_status mc_fail(mc_status status, const char *fmt, ...) {
+    static char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "mc_fail: %s\n", buf);
+    return status;
+}
+extern "C" size_t mc_dtype_size(mc_dtype d) { return d == MC_DTYPE_F32 ? 4 : d == MC_DTYPE_F64 ? 8 : 2; }
+extern "C" const char *mc_dtype_name(mc_dtype d) {
+    return d == MC_DTYPE_F32 ? "f32" : d == MC_DTYPE_F16 ? "f16" : d == MC_DTYPE_BF16 ? "bf16" : "other";
+}
+
+// ---- baseline: the reg-path kernels of src/cuda/softmax.cu before this change (commit 7a7096d),
+// verbatim but for the namespace, with its shape rule (mc::row_reg_shape(n, vec, 256), nv <= 4);
+// the old split path is the library's split path, unchanged ----------------------------------------
+namespace baseline {
+using mc::from_float;
+using mc::Pack;
+using mc::to_float;
+constexpr int kBlock = 256;
+
+template <typename T, int NV, int MAXT>
+__global__ void __launch_bounds__(MAXT)
+    softmax_fwd_reg(const T *x, T *y, int64_t rows, int n) {
+    constexpr int VEC = 16 / sizeof(T);
+    __shared__ float red[2][kBlock];
+    const int tid = threadIdx.x, tpr = blockDim.x;
+    const int64_t row = (int64_t)blockIdx.x * blockDim.y + threadIdx.y;
+    const bool active = row < rows;
+    float v[NV][VEC];
+    float m = -INFINITY;
+#pragma unroll
+    for (int i = 0; i < NV; ++i) {
+        const int col = (i * tpr + tid) * VEC;
+        if (active && col < n) {
+            Pack<T, VEC> p = mc::load_pack<T, VEC>(x + row * n + col);
+#pragma unroll
+            for (int j = 0; j < VEC; ++j) {
+                v[i][j] = to_float(p.v[j]);
+                m = fmaxf(m, v[i][j]);
+            }
+        } else {
+#pragma unroll
+            for (int j = 0; j < VEC; ++j) v[i][j] = -INFINITY;
+        }
+    }
+    m = mc::row_max(m, red[0]);
+    float s = 0.f;
+#pragma unroll
+    for (int i = 0; i < NV; ++i) {
+        const int col = (i * tpr + tid) * VEC;
+        if (col < n) {
+#pragma unroll
+            for (int j = 0; j < VEC; ++j) {
+                v[i][j] = __expf(v[i][j] - m);
+                s += v[i][j];
+            }
+        }
+    }
+    s = mc::row_sum(s, red[1]);
+    if (!active) return;
+    const float inv = 1.f / s;
+#pragma unroll
+    for (int i = 0; i < NV; ++i) {
+        const int col = (i * tpr + tid) * VEC;
+        if (col < n) {
+            Pack<T, VEC> o;
+#pragma unroll
+            for (int j = 0; j < VEC; ++j) o.v[j] = from_float<T>(v[i][j] * inv);
+            mc::store_pack<T, VEC>(y + row * n + col, o);
+        }
+    }
+}
+
+template <typename T, int NV, int MAXT>
+__global__ void __launch_bounds__(MAXT)
+    softmax_bwd_reg(const T *dy, const T *y, T *dx, int64_t rows, int n) {
+    constexpr int VEC = 16 / sizeof(T);
+    __shared__ float red[kBlock];
+    const int tid = threadIdx.x, tpr = blockDim.x;
+    const int64_t row = (int64_t)blockIdx.x * blockDim.y + threadIdx.y;
+    const bool active = row < rows;
+    float yv[NV][VEC], gv[NV][VEC];
+    float dot = 0.f;
+#pragma unroll
+    for (int i = 0; i < NV; ++i) {
+        const int col = (i * tpr + tid) * VEC;
+        if (active && col < n) {
+            Pack<T, VEC> yp = mc::load_pack<T, VEC>(y + row * n + col);
+            Pack<T, VEC> gp = mc::load_pack<T, VEC>(dy + row * n + col);
+#pragma unroll
+            for (int j = 0; j < VEC; ++j) {
+                yv[i][j] = to_float(yp.v[j]);
+                gv[i][j] = to_float(gp.v[j]);
+                dot += yv[i][j] * gv[i][j];
+            }
+        } else {
+#pragma unroll
+            for (int j = 0; j < VEC; ++j) yv[i][j] = gv[i][j] = 0.f;
+        }
+    }
+    dot = mc::row_sum(dot, red);
+    if (!active) return;
+#pragma unroll
+    for (int i = 0; i < NV; ++i) {
+        const int col = (i * tpr + tid) * VEC;
+        if (col < n) {
+            Pack<T, VEC> o;
+#pragma unroll
+            for (int j = 0; j < VEC; ++j) o.v[j] = from_float<T>(yv[i][j] * (gv[i][j] - dot));
+            mc::store_pack<T, VEC>(dx + row * n + col, o);
+        }
+    }
+}
+
+/* The old plan: reg when row_reg_shape(n, vec, 256) fits with nv <= 4 and the blocks fill the GPU,
+ * split for n >= 4096 otherwise. Returns false where the old library took the split path (the
+ * caller then runs the library's split plan, which is unchanged). */
+template <typename T> bool old_reg_launch(const mc_softmax_args *a, bool bwd, cudaStream_t s) {
+    constexpr int vec = 16 / sizeof(T);
+    const int64_t rows = a->outer, n = a->n, sms = mc::sm_count(a->device);
+    mc::RowRegShape r = mc::row_reg_shape(n, vec, kBlock);
+    const bool reg_ok = r.ok && r.nv <= 4;
+    const bool fills = reg_ok && (rows + r.rpb - 1) / r.rpb >= sms;
+    if ((n >= 4096 && !fills) || !reg_ok) return false;
+    dim3 block(r.tpr, r.rpb);
+    const unsigned grid = (unsigned)((rows + r.rpb - 1) / r.rpb);
+    const int threads = r.tpr * r.rpb;
+    const T *x = (const T *)a->x, *dy = (const T *)a->dy, *yc = (const T *)a->y;
+    T *y = (T *)a->y, *dx = (T *)a->dx;
+#define OLD(NV, MAXT)                                                                              \
+    if (bwd) softmax_bwd_reg<T, NV, MAXT><<<grid, block, 0, s>>>(dy, yc, dx, rows, (int)n);       \
+    else softmax_fwd_reg<T, NV, MAXT><<<grid, block, 0, s>>>(x, y, rows, (int)n)
+    if (threads > 256) {
+        fprintf(stderr, "old plan: %d threads unexpected\n", threads);
+        return false;
+    }
+    switch (r.nv) {
+    case 1: OLD(1, 256); break;
+    case 2: OLD(2, 256); break;
+    default: OLD(4, 256); break;
+    }
+#undef OLD
+    return true;
+}
+} // namespace baseline
+
+// ---- host helpers ------------------------------------------------------------------------------
+enum Dt { F32, BF16, F16 };
+static const char *dt_name(Dt d) { return d == F32 ? "f32" : d == BF16 ? "bf16" : "f16"; }
+static mc_dtype dt_mc(Dt d) { return d == F32 ? MC_DTYPE_F32 : d == BF16 ? MC_DTYPE_BF16 : MC_DTYPE_F16; }
+static size_t dt_size(Dt d) { return d == F32 ? 4 : 2; }
+
+static void to_dev_type(Dt d, const std::vector<float> &f, std::vector<uint8_t> &out) {
+    out.resize(f.size() * dt_size(d));
+    for (size_t i = 0; i < f.size(); ++i) {
+        if (d == F32) {
+            memcpy(&out[i * 4], &f[i], 4);
+        } else if (d == BF16) {
+            __nv_bfloat16 h = __float2bfloat16_rn(f[i]);
+            memcpy(&out[i * 2], &h, 2);
+        } else {
+            __half h = __float2half_rn(f[i]);
+            memcpy(&out[i * 2], &h, 2);
+        }
+    }
+}
+static void from_dev_type(Dt d, const std::vector<uint8_t> &in, std::vector<double> &f) {
+    const size_t cnt = in.size() / dt_size(d);
+    f.resize(cnt);
+    for (size_t i = 0; i < cnt; ++i) {
+        if (d == F32) {
+            float v;
+            memcpy(&v, &in[i * 4], 4);
+            f[i] = v;
+        } else if (d == BF16) {
+            __nv_bfloat16 h;
+            memcpy(&h, &in[i * 2], 2);
+            f[i] = __bfloat162float(h);
+        } else {
+            __half h;
+            memcpy(&h, &in[i * 2], 2);
+            f[i] = __half2float(h);
+        }
+    }
+}
+
+struct Rng {
+    uint64_t s;
+    explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
+    uint32_t u32() {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        return (uint32_t)(s >> 11);
+    }
+    double uni() { return (u32() + 0.5) / 4294967296.0; }
+    float normal() {
+        const double u = uni(), v = uni();
+        return (float)(std::sqrt(-2.0 * std::log(u)) * std::cos(6.283185307179586 * v));
+    }
+};
+
+/* torch's softmax of one row in double (input as stored in the dtype) */
+static void ref_fwd_row(const double *x, double *y, int64_t n) {
+    double m = -INFINITY;
+    bool nan = false;
+    for (int64_t i = 0; i < n; ++i) {
+        if (std::isnan(x[i])) nan = true;
+        else m = std::max(m, x[i]);
+    }
+    if (nan || m == INFINITY || m == -INFINITY) {
+        for (int64_t i = 0; i < n; ++i) y[i] = NAN;
+        return;
+    }
+    double s = 0;
+    for (int64_t i = 0; i < n; ++i) s += std::exp(x[i] - m);
+    for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i] - m) / s;
+}
+static void ref_bwd_row(const double *dy, const double *y, double *dx, int64_t n) {
+    double dot = 0;
+    for (int64_t i = 0; i < n; ++i) dot += dy[i] * y[i];
+    for (int64_t i = 0; i < n; ++i) dx[i] = y[i] * (dy[i] - dot);
+}
+
+/* per-dtype bound on max |out - ref| / max |ref| of a row: the output's rounding (half an ulp of
+ * the largest element) with room for the fp32 arithmetic and __expf (a few ulp) */
+static double tol_of(Dt d) { return d == F32 ? 1e-5 : d == BF16 ? 8e-3 : 1.2e-3; }
+
+static int g_pass = 0, g_fail = 0;
+
+/* Compares out with ref row by row; returns the worst relative error (inf for a NaN mismatch).
+ * Differences up to abs_floor (fp16: the subnormal spacing 2^-24, the rounding of tiny outputs)
+ * do not count. */
+static double compare(const std::vector<double> &out, const std::vector<double> &ref, int64_t rows, int64_t n,
+                      int64_t *bad_row, int64_t *bad_col, double abs_floor) {
+    double worst = 0;
+    *bad_row = *bad_col = -1;
+    for (int64_t r = 0; r < rows; ++r) {
+        const double *o = &out[r * n], *f = &ref[r * n];
+        double mx = 0, e = 0;
+        int64_t ec = -1;
+        for (int64_t i = 0; i < n; ++i) {
+            if (std::isnan(f[i]) != std::isnan(o[i])) {
+                *bad_row = r;
+                *bad_col = i;
+                return INFINITY;
+            }
+            if (std::isnan(f[i])) continue;
+            mx = std::max(mx, std::fabs(f[i]));
+            const double d = std::max(0.0, std::fabs(o[i] - f[i]) - abs_floor);
+            if (!(d <= e)) {
+                e = d;
+                ec = i;
+            }
+        }
+        const double rel = mx > 0 ? e / mx : e;
+        if (rel > worst) {
+            worst = rel;
+            *bad_row = r;
+            *bad_col = ec;
+        }
+    }
+    return worst;
+}
+
+struct DevBuf {
+    void *p = nullptr;
+    size_t bytes = 0;
+    explicit DevBuf(size_t b) : bytes(b) { CK(cudaMalloc(&p, b ? b : 1)); }
+    ~DevBuf() { cudaFree(p); }
+    DevBuf(const DevBuf &) = delete;
+    DevBuf &operator=(const DevBuf &) = delete;
+};
+
+static mc_softmax_args make_args(Dt d, int64_t rows, int64_t n) {
+    mc_softmax_args a;
+    memset(&a, 0, sizeof a);
+    a.outer = rows;
+    a.n = n;
+    a.inner = 1;
+    a.dtype = dt_mc(d);
+    a.device = 0;
+    a.stream = nullptr;
+    return a;
+}
+
+static std::string plan_str(const Plan &p) {
+    char b[128];
+    switch (p.kind) {
+    case kRows:
+        if (p.csize > 1) snprintf(b, sizeof b, "cluster C=%d tpr=%d nv=%d", p.csize, p.tpr, p.nv);
+        else snprintf(b, sizeof b, "rows tpr=%d nv=%d rpb=%d", p.tpr, p.nv, p.rpb);
+        break;
+    case kSplit: snprintf(b, sizeof b, "split L=%lld chunks=%lld", (long long)p.L, (long long)p.chunks); break;
+    case kGeneric: snprintf(b, sizeof b, "generic"); break;
+    default: snprintf(b, sizeof b, "column"); break;
+    }
+    return b;
+}
+
+/* How a run is launched: the library entry point (plan by the library), or a given plan. */
+struct Runner {
+    enum Mode { kLibrary, kPlan, kOld } mode = kLibrary;
+    Plan plan{};  /* kPlan: the forward's (and the backward's unless bplan_set) */
+    Plan bplan{};
+    bool bplan_set = false;
+    std::string name = "library";
+};
+
+static Plan lib_plan(const mc_softmax_args &a, bool bwd, int long_tpr = 512, int spread = 8) {
+    return make_plan(&a, bwd, long_tpr, spread);
+}
+
+template <typename T> static mc_status run_t(const Runner &r, const mc_softmax_args &a, bool bwd) {
+    if (r.mode == Runner::kLibrary) return bwd ? mc_cuda_softmax_backward(&a) : mc_cuda_softmax_forward(&a);
+    if (r.mode == Runner::kOld) {
+        if (baseline::old_reg_launch<T>(&a, bwd, nullptr)) return mc::check_launch("old");
+        Plan p = make_plan(&a, bwd);
+        /* the old library took the split path here */
+        const int64_t sms = mc::sm_count(a.device);
+        const int64_t per_block = (a.outer * a.n + 2 * sms - 1) / (2 * sms);
+        int64_t L = 2048;
+        while (L < 16384 && L < per_block) L *= 2;
+        p.kind = kSplit;
+        p.L = L;
+        p.chunks = (a.n + L - 1) / L;
+        return launch_plan<T>(&a, p, bwd);
+    }
+    return launch_plan<T>(&a, bwd && r.bplan_set ? r.bplan : r.plan, bwd);
+}
+static mc_status run(Dt d, const Runner &r, const mc_softmax_args &a, bool bwd) {
+    switch (d) {
+    case F32: return run_t<float>(r, a, bwd);
+    case BF16: return run_t<__nv_bfloat16>(r, a, bwd);
+    default: return run_t<__half>(r, a, bwd);
+    }
+}
+
+/* Workspace the runner may need for these args (the library's size, or a forced split's). */
+static size_t ws_need(const Runner &r, const mc_softmax_args &a) {
+    size_t w = mc_cuda_softmax_workspace_size(&a);
+    const int64_t chunks_max = (a.n + 2047) / 2048;
+    if (r.mode != Runner::kLibrary) w = std::max(w, (size_t)(a.outer * chunks_max) * 2 * sizeof(float));
+    return w;
+}
+
+enum Fill { kRandom, kNonFinite };
+
+/* x (rows, n) as float: N(0,1) * 4, or the non-finite rows for kNonFinite (row r % 10) */
+static void make_x(std::vector<float> &x, int64_t rows, int64_t n, Fill fill, uint64_t seed) {
+    Rng g(seed);
+    x.resize(rows * n);
+    for (auto &v : x) v = 4.f * g.normal();
+    if (fill != kNonFinite) return;
+    for (int64_t r = 0; r < rows; ++r) {
+        float *p = &x[r * n];
+        switch (r % 10) {
+        case 0: std::fill(p, p + n, -INFINITY); break;                  // NaN row
+        case 1: p[n / 3] = INFINITY; break;                             // NaN row
+        case 2: p[n / 2] = NAN; break;                                  // NaN row
+        case 3: for (int64_t i = 0; i < n; i += 2) p[i] = -INFINITY; break;
+        case 4: std::fill(p, p + n / 2, -INFINITY); break;              // whole blocks of -inf
+        case 5:                                                         // -inf blocks, max near -1000
+            std::fill(p, p + n / 2, -INFINITY);
+            for (int64_t i = n / 2; i < n; ++i) p[i] = -1000.f + p[i];
+            break;
+        case 6: p[n - 1] = INFINITY; p[0] = -INFINITY; break;            // NaN row
+        case 7: for (int64_t i = 0; i < n; ++i) p[i] *= 12.5f; break;   // logits ~ N(0, 50)
+        case 8: std::fill(p, p + n, -INFINITY); p[n - 1] = 3.f; break;  // one finite value
+        default: p[0] = NAN; std::fill(p + 1, p + n, -INFINITY); break; // NaN among -inf: NaN
+        }
+    }
+}
+
+/* One check of forward and backward for (dt, rows, n) through runner r. misalign: offset every
+ * pointer by one element. Prints one PASS/FAIL line per direction. */
+static void check_case(Dt d, int64_t rows, int64_t n, Fill fill, const Runner &r, bool misalign = false,
+                       const char *note = "") {
+    const size_t es = dt_size(d), N = (size_t)rows * n, off = misalign ? es : 0;
+    std::vector<float> xf;
+    make_x(xf, rows, n, fill, (uint64_t)(rows * 1000003 + n * 7 + d));
+    std::vector<uint8_t> xb, yb(N * es), dyb, dxb(N * es);
+    to_dev_type(d, xf, xb);
+    std::vector<double> xd, yref(N), dyd, dxref(N), yout, dxout;
+    from_dev_type(d, xb, xd);
+    for (int64_t i = 0; i < rows; ++i) ref_fwd_row(&xd[i * n], &yref[i * n], n);
+    // backward inputs: y = the reference rounded to the dtype (NaN rows -> the softmax of a random
+    // row so the backward has finite inputs), dy ~ N(0, 1)
+    std::vector<float> yin(N), dyf(N);
+    Rng g(n * 31 + rows);
+    for (int64_t i = 0; i < rows; ++i) {
+        bool nanrow = std::isnan(yref[i * n]);
+        for (int64_t j = 0; j < n; ++j) yin[i * n + j] = nanrow ? (float)(1.0 / n) : (float)yref[i * n + j];
+    }
+    for (auto &v : dyf) v = g.normal();
+    std::vector<uint8_t> yinb;
+    to_dev_type(d, yin, yinb);
+    to_dev_type(d, dyf, dyb);
+    std::vector<double> yind, dyin;
+    from_dev_type(d, yinb, yind);
+    from_dev_type(d, dyb, dyin);
+    for (int64_t i = 0; i < rows; ++i) ref_bwd_row(&dyin[i * n], &yind[i * n], &dxref[i * n], n);
+
+    DevBuf X(N * es + 16), Y(N * es + 16), DY(N * es + 16), DX(N * es + 16), YIN(N * es + 16);
+    char *xp = (char *)X.p + off, *yp = (char *)Y.p + off, *dyp = (char *)DY.p + off, *dxp = (char *)DX.p + off,
+         *yinp = (char *)YIN.p + off;
+    CK(cudaMemcpy(xp, xb.data(), N * es, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(dyp, dyb.data(), N * es, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(yinp, yinb.data(), N * es, cudaMemcpyHostToDevice));
+    CK(cudaMemset(Y.p, 0xff, N * es + 16)); /* NaN in every dtype */
+    CK(cudaMemset(DX.p, 0xff, N * es + 16));
+    mc_softmax_args a = make_args(d, rows, n);
+    const size_t wsb = ws_need(r, a);
+    DevBuf WS(wsb);
+    a.workspace = WS.p;
+    a.workspace_bytes = wsb;
+    const std::string fplan = r.mode == Runner::kOld ? "old reg or split" : plan_str(r.mode == Runner::kPlan ? r.plan : lib_plan(a, false));
+    const std::string bplan = r.mode == Runner::kOld ? "old reg or split"
+                                                     : plan_str(r.mode == Runner::kPlan ? (r.bplan_set ? r.bplan : r.plan) : lib_plan(a, true));
+    a.x = xp;
+    a.y = yp;
+    mc_status s1 = run(d, r, a, false);
+    a.x = nullptr;
+    a.y = yinp;
+    a.dy = dyp;
+    a.dx = dxp;
+    mc_status s2 = run(d, r, a, true);
+    cudaError_t e = cudaDeviceSynchronize();
+    if (e != cudaSuccess) {
+        printf("FAIL %-5s %-4s rows %6lld n %6lld [%s]: CUDA error %s\n", "both", dt_name(d), (long long)rows,
+               (long long)n, r.name.c_str(), cudaGetErrorString(e));
+        g_fail += 2;
+        exit(1); /* the context is gone */
+    }
+    CK(cudaMemcpy(yb.data(), yp, N * es, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(dxb.data(), dxp, N * es, cudaMemcpyDeviceToHost));
+    from_dev_type(d, yb, yout);
+    from_dev_type(d, dxb, dxout);
+    const double tol = tol_of(d);
+    for (int dir = 0; dir < 2; ++dir) {
+        int64_t br, bc;
+        const double fl = d == F16 ? std::ldexp(1.0, -24) : 0.0;
+        const double err = dir == 0 ? compare(yout, yref, rows, n, &br, &bc, fl) : compare(dxout, dxref, rows, n, &br, &bc, fl);
+        const bool ok = (dir == 0 ? s1 : s2) == MC_STATUS_SUCCESS && err <= tol;
+        (ok ? g_pass : g_fail)++;
+        printf("%s %-3s %-4s rows %6lld n %6lld %-9s %-8s %-34s max rel err %.2e (tol %.0e)%s%s\n", ok ? "PASS" : "FAIL",
+               dir == 0 ? "fwd" : "bwd", dt_name(d), (long long)rows, (long long)n,
+               fill == kNonFinite ? "nonfinite" : "random", r.name.c_str(), (dir == 0 ? fplan : bplan).c_str(), err, tol,
+               misalign ? " misaligned" : "", note);
+        if (!ok && br >= 0) {
+            const std::vector<double> &o = dir == 0 ? yout : dxout, &f = dir == 0 ? yref : dxref;
+            printf("     first bad: row %lld col %lld out %.9g ref %.9g status %d\n", (long long)br, (long long)bc,
+                   o[br * n + (bc < 0 ? 0 : bc)], f[br * n + (bc < 0 ? 0 : bc)], (int)(dir == 0 ? s1 : s2));
+        }
+    }
+}
+
+static Runner forced(const char *name, Plan p) {
+    Runner r;
+    r.mode = Runner::kPlan;
+    r.plan = p;
+    r.name = name;
+    return r;
+}
+
+static Plan rows_plan(int tpr, int nv, int rpb, int csize = 1) {
+    Plan p = {kRows, nv, tpr, rpb, csize, 0, 0};
+    return p;
+}
+
+static void checks() {
+    const int64_t cols[] = {1, 3, 512, 4096, 8192, 8193, 16384, 65536, 131072, 262144};
+    Runner lib;
+    for (Dt d : {F32, BF16, F16})
+        for (int64_t n : cols) {
+            const int64_t big = std::max<int64_t>(2, std::min<int64_t>(1000, (1 << 21) / n));
+            for (int64_t rows : {(int64_t)1, (int64_t)3, (int64_t)7, big}) check_case(d, rows, n, kRandom, lib);
+        }
+    for (Dt d : {F32, BF16, F16})
+        for (int64_t n : {4096, 8192, 65536, 262144, 8193}) check_case(d, 10, n, kNonFinite, lib);
+    // a 16-byte-aligned width at a misaligned address: the rows plan falls back to generic
+    check_case(F32, 5, 4096, kRandom, lib, true);
+    check_case(BF16, 5, 65536, kRandom, lib, true);
+    // the plan's knobs: 256 / 1024 threads per block before more blocks (cluster sizes 2..16 and
+    // 1024-thread blocks), no spreading of few rows, and spreading up to 16
+    for (Dt d : {F32, BF16}) {
+        for (int64_t n : {8192, 65536, 262144}) {
+            mc_softmax_args a = make_args(d, 10, n);
+            for (int lt : {256, 1024}) {
+                Runner r = forced(lt == 256 ? "lt256" : "lt1024", lib_plan(a, false, lt));
+                r.bplan = lib_plan(a, true, lt);
+                r.bplan_set = true;
+                check_case(d, 10, n, kRandom, r);
+                check_case(d, 10, n, kNonFinite, r);
+            }
+            mc_softmax_args a1 = make_args(d, 1, n);
+            Runner r = forced("spread16", lib_plan(a1, false, 512, 16));
+            r.bplan = lib_plan(a1, true, 512, 16);
+            r.bplan_set = true;
+            check_case(d, 1, n, kRandom, r);
+        }
+    }
+    // the split path (fallback for rows beyond the cluster limits and for devices without clusters)
+    {
+        Plan p = {kSplit, 0, 0, 1, 1, 4096, (65536 + 4095) / 4096};
+        check_case(F32, 3, 65536, kRandom, forced("split", p));
+        check_case(BF16, 10, 65536, kNonFinite, forced("split", p));
+        Plan g = {kGeneric, 0, 0, 1, 1, 0, 0};
+        check_case(F16, 10, 8192, kNonFinite, forced("generic", g));
+    }
+    // forced short-row layouts timed below, and the old library kernels
+    check_case(BF16, 333, 4096, kRandom, forced("t128r2v4", rows_plan(128, 4, 2)));
+    check_case(BF16, 333, 4096, kRandom, forced("t128v4", rows_plan(128, 4, 1)));
+    check_case(BF16, 333, 4096, kRandom, forced("t256v2", rows_plan(256, 2, 1)));
+    check_case(BF16, 10, 4096, kNonFinite, forced("t128r2v4", rows_plan(128, 4, 2)));
+    check_case(F32, 333, 4096, kRandom, forced("t256v2", rows_plan(256, 2, 1)));
+    {
+        Runner old;
+        old.mode = Runner::kOld;
+        old.name = "old";
+        check_case(BF16, 333, 4096, kRandom, old);
+        check_case(F32, 7, 131072, kRandom, old);
+        check_case(F32, 333, 4096, kRandom, old);
+    }
+}
+
+// ---- timing -----------------------------------------------------------------------------------
+static float median_ms(std::vector<float> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+constexpr int kWarm = 5, kReps = 30;
+
+template <typename F> static float time_ms(F enqueue, int sets) {
+    static cudaEvent_t ev[2 * kReps];
+    static bool init = false;
+    if (!init) {
+        for (auto &e : ev) CK(cudaEventCreate(&e));
+        init = true;
+    }
+    for (int i = 0; i < kWarm; ++i) enqueue(i % sets);
+    CK(cudaGetLastError());
+    for (int i = 0; i < kReps; ++i) {
+        CK(cudaEventRecord(ev[2 * i]));
+        enqueue(i % sets);
+        CK(cudaEventRecord(ev[2 * i + 1]));
+    }
+    CK(cudaGetLastError());
+    CK(cudaDeviceSynchronize());
+    std::vector<float> t(kReps);
+    for (int i = 0; i < kReps; ++i) CK(cudaEventElapsedTime(&t[i], ev[2 * i], ev[2 * i + 1]));
+    return median_ms(t);
+}
+
+static double g_copy_tbs = 0;
+
+static double copy_rate() {
+    const size_t B = 1ull << 30;
+    DevBuf a(B), b(B);
+    CK(cudaMemset(a.p, 1, B));
+    const float ms = time_ms([&](int) { CK(cudaMemcpyAsync(b.p, a.p, B, cudaMemcpyDeviceToDevice)); }, 1);
+    return 2.0 * B / (ms * 1e-3) / 1e12;
+}
+
+enum Op { kFwd, kBwd, kFwdBwd };
+
+/* Times op for (d, rows, n) with each runner; returns microseconds per runner (NaN on error). */
+static std::vector<double> time_case(Dt d, int64_t rows, int64_t n, Op op, const std::vector<Runner> &runners,
+                                     bool print = true) {
+    const size_t es = dt_size(d), N = (size_t)rows * n;
+    const double per_set = (double)N * es * (op == kFwd ? 2 : 4);
+    const int sets = (int)std::max(1.0, std::min(16.0, std::ceil(3.0 * (50 << 20) / per_set)));
+    std::vector<DevBuf *> X, Y, DY, DX;
+    for (int i = 0; i < sets; ++i) {
+        X.push_back(new DevBuf(N * es));
+        Y.push_back(new DevBuf(N * es));
+        if (op != kFwd) {
+            DY.push_back(new DevBuf(N * es));
+            DX.push_back(new DevBuf(N * es));
+        }
+    }
+    {
+        std::vector<float> xf;
+        make_x(xf, std::min<int64_t>(rows, 64), n, kRandom, 7);
+        std::vector<uint8_t> xb;
+        to_dev_type(d, xf, xb);
+        for (int i = 0; i < sets; ++i)
+            for (int64_t r0 = 0; r0 < rows; r0 += 64) {
+                const int64_t cnt = std::min<int64_t>(64, rows - r0);
+                CK(cudaMemcpy((char *)X[i]->p + r0 * n * es, xb.data(), cnt * n * es, cudaMemcpyHostToDevice));
+                if (op != kFwd) {
+                    CK(cudaMemcpy((char *)DY[i]->p + r0 * n * es, xb.data(), cnt * n * es, cudaMemcpyHostToDevice));
+                    CK(cudaMemcpy((char *)Y[i]->p + r0 * n * es, xb.data(), cnt * n * es, cudaMemcpyHostToDevice));
+                }
+            }
+    }
+    const double bytes = (double)N * es * (op == kFwd ? 2 : op == kBwd ? 3 : 5);
+    std::vector<double> us;
+    for (const Runner &r : runners) {
+        mc_softmax_args a = make_args(d, rows, n);
+        const size_t wsb = ws_need(r, a);
+        DevBuf WS(wsb);
+        a.workspace = WS.p;
+        a.workspace_bytes = wsb;
+        bool bad = false;
+        const float ms = time_ms(
+            [&](int i) {
+                mc_softmax_args b = a;
+                if (op != kBwd) {
+                    b.x = X[i]->p;
+                    b.y = Y[i]->p;
+                    if (run(d, r, b, false) != MC_STATUS_SUCCESS) bad = true;
+                }
+                if (op != kFwd) {
+                    b.x = nullptr;
+                    b.y = Y[i]->p;
+                    b.dy = DY[i]->p;
+                    b.dx = DX[i]->p;
+                    if (run(d, r, b, true) != MC_STATUS_SUCCESS) bad = true;
+                }
+            },
+            sets);
+        const double u = bad ? NAN : ms * 1e3;
+        us.push_back(u);
+        if (print) {
+            std::string plan;
+            if (r.mode == Runner::kLibrary) {
+                plan = plan_str(lib_plan(a, op == kBwd));
+                if (op == kFwdBwd) plan += " / " + plan_str(lib_plan(a, true));
+            } else if (r.mode == Runner::kPlan) {
+                plan = plan_str(r.plan);
+                if (op != kFwd && r.bplan_set) plan += " / " + plan_str(r.bplan);
+            } else {
+                plan = "old reg or split";
+            }
+            printf("  %-8s %-4s %6lld x %-6lld %-7s %-9s %-58s %9.1f us %5.2f TB/s %4.0f%% of copy\n",
+                   op == kFwd ? "fwd" : op == kBwd ? "bwd" : "fwd+bwd", dt_name(d), (long long)rows, (long long)n, "",
+                   r.name.c_str(), plan.c_str(), u, bytes / (u * 1e-6) / 1e12, 100.0 * bytes / (u * 1e-6) / 1e12 / g_copy_tbs);
+        }
+    }
+    for (auto p : X) delete p;
+    for (auto p : Y) delete p;
+    for (auto p : DY) delete p;
+    for (auto p : DX) delete p;
+    return us;
+}
+
+static Runner knob(const char *name, Dt d, int64_t rows, int64_t n, int lt, int spread = 8) {
+    mc_softmax_args a = make_args(d, rows, n);
+    Runner r = forced(name, lib_plan(a, false, lt, spread));
+    r.bplan = lib_plan(a, true, lt, spread);
+    r.bplan_set = true;
+    return r;
+}
+
+static void timings() {
+    g_copy_tbs = copy_rate();
+    printf("\n== memcpy D2D 1 GiB: %.2f TB/s (read + write) ==\n", g_copy_tbs);
+    Runner lib, old;
+    old.mode = Runner::kOld;
+    old.name = "old";
+
+    printf("\n== targets ==\n");
+    {
+        std::vector<Runner> rs = {lib, old, knob("lt256", F32, 64, 131072, 256), knob("lt1024", F32, 64, 131072, 1024)};
+        time_case(F32, 64, 131072, kFwd, rs);
+        time_case(F32, 64, 131072, kBwd, rs);
+    }
+    {
+        std::vector<Runner> rs = {lib, old, knob("spread16", F32, 1, 262144, 512, 16), knob("lt1024", F32, 1, 262144, 1024)};
+        time_case(F32, 1, 262144, kFwd, rs);
+        time_case(F32, 1, 262144, kBwd, rs);
+    }
+    {
+        std::vector<Runner> rs = {lib, old, forced("t128r2v4", rows_plan(128, 4, 2)), forced("t128v4", rows_plan(128, 4, 1)),
+                                  forced("t64r4v4", rows_plan(64, 4, 4))};
+        time_case(BF16, 16384, 4096, kFwd, rs);
+        time_case(BF16, 16384, 4096, kBwd, rs);
+        time_case(BF16, 16384, 4096, kFwdBwd, {lib, old, forced("t128r2v4", rows_plan(128, 4, 2))});
+    }
+    {
+        std::vector<Runner> rs = {lib, old, forced("t256v2", rows_plan(256, 2, 1))};
+        time_case(F32, 4096, 4096, kFwd, rs);
+    }
+
+    printf("\n== sweep at 16M elements (rows x cols = 2^24), forward; TB/s ==\n");
+    printf("%-7s | %-44s | %-44s\n", "cols", "fp32: library  old  lt256  lt1024", "bf16: library  old  lt256  lt1024");
+    std::vector<std::string> lines;
+    for (int64_t n = 512; n <= 262144; n *= 2) {
+        const int64_t rows = (1 << 24) / n;
+        char line[256];
+        int pos = snprintf(line, sizeof line, "%-7lld |", (long long)n);
+        for (Dt d : {F32, BF16}) {
+            std::vector<Runner> rs = {lib, old, knob("lt256", d, rows, n, 256), knob("lt1024", d, rows, n, 1024)};
+            std::vector<double> us = time_case(d, rows, n, kFwd, rs, true);
+            const double bytes = (double)(1 << 24) * dt_size(d) * 2;
+            for (double u : us) pos += snprintf(line + pos, sizeof line - pos, " %5.2f", bytes / (u * 1e-6) / 1e12);
+            pos += snprintf(line + pos, sizeof line - pos, "%*s|", 20, "");
+        }
+        lines.push_back(line);
+    }
+    printf("\n== sweep summary (TB/s; copy %.2f) ==\n", g_copy_tbs);
+    printf("%-7s | %-43s | %-43s\n", "cols", "fp32: library old lt256 lt1024", "bf16: library old lt256 lt1024");
+    for (auto &l : lines) printf("%s\n", l.c_str());
+
+    printf("\n== sweep at 16M elements, backward (library vs old) ==\n");
+    for (int64_t n = 512; n <= 262144; n *= 4)
+        for (Dt d : {F32, BF16}) time_case(d, (1 << 24) / n, n, kBwd, {lib, old});
+}
+
+int main(int argc, char **argv) {
+    const bool do_check = argc < 2 || strcmp(argv[1], "time") != 0;
+    const bool do_time = argc < 2 || strcmp(argv[1], "check") != 0;
+    cudaDeviceProp prop;
+    CK(cudaGetDeviceProperties(&prop, 0));
+    CK(cudaSetDevice(0));
+    printf("softmax rows harness: %s, %d SMs, cc %d.%d\n", prop.name, prop.multiProcessorCount, prop.major, prop.minor);
+    // what the occupancy queries say (the plan's cluster checks)
+    for (Dt d : {F32, BF16})
+        for (int bwd = 0; bwd < 2; ++bwd) {
+            printf("max active clusters, %s %s:", dt_name(d), bwd ? "bwd" : "fwd");
+            for (int c : {2, 4, 8, 16})
+                for (int t : {256, 512, 1024}) printf(" C%dxT%d=%d", c, t, active_clusters(cluster_kernel(dt_mc(d), bwd), 0, c, t));
+            printf("\n");
+        }
+    if (do_check) {
+        checks();
+        printf("\nchecks: %d passed, %d failed\n", g_pass, g_fail);
+    }
+    if (do_time) timings();
+    printf("\n%d passed, %d failed\n", g_pass, g_fail);
+    return g_fail ? 1 : 0;
+}
