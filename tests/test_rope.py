@@ -87,13 +87,66 @@ def test_forward_backward(device, dtype, case):
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_float32_cos_sin(device, dtype):
-    case = (2, 8, 2, 5, 64, 64, True, 1)
+@pytest.mark.parametrize("case", [(2, 8, 2, 5, 64, 64, True, 1), (2, 6, 2, 7, 96, 64, True, 2)])
+def test_float32_cos_sin(device, dtype, case):
+    # fp32 cos/sin with 16-bit q, k (two 16-byte cos loads per 8 elements on CUDA); the second
+    # case partial rotary in the (B, S, H, D) layout
+    ud = case[-1]
     q, k, cos, sin = _inputs(case, dtype, device, cos_dtype=torch.float32)
-    qe, ke = metalcore.apply_rotary_pos_emb(q, k, cos, sin)
+    qe, ke = metalcore.apply_rotary_pos_emb(q, k, cos, sin, unsqueeze_dim=ud)
     assert qe.dtype == dtype
-    assert rel_err(qe, ref_rope(q, cos, sin, 1)) <= TOL[dtype]
-    assert rel_err(ke, ref_rope(k, cos, sin, 1)) <= TOL[dtype]
+    assert rel_err(qe, ref_rope(q, cos, sin, ud)) <= TOL[dtype]
+    assert rel_err(ke, ref_rope(k, cos, sin, ud)) <= TOL[dtype]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("inverse", [False, True])
+def test_in_place(device, dtype, inverse):
+    # outputs over the inputs (the extension allows it when the strides match): both halves of a
+    # pair are read before either is written, and the pass-through dims keep their values; a
+    # contiguous and a (B, S, H, D) view, grouped heads, vector and scalar paths.
+    for (d, r, bshd) in [(128, 96, False), (128, 64, True), (10, 6, False)]:
+        q = torch.randn(2, 5, 6, d, device=device).to(dtype)
+        k = torch.randn(2, 6, 2, d, device=device).to(dtype).transpose(1, 2) if bshd else \
+            torch.randn(2, 2, 6, d, device=device).to(dtype)
+        if bshd:
+            q = q.transpose(1, 2).contiguous().transpose(1, 2)
+        ang = torch.rand(2, 6, r, device=device) * 6
+        cos, sin = ang.cos().to(dtype), ang.sin().to(dtype)
+        s_ref = sin.double().cpu()
+        if inverse:  # the transpose: halves of sin swapped and negated
+            h = r // 2
+            s_ref = -torch.cat((s_ref[..., h:], s_ref[..., :h]), -1)
+        qr, kr = ref_rope(q, cos, s_ref, 1), ref_rope(k, cos, s_ref, 1)
+        q0, k0 = q.clone(), k.clone()
+        _C.rope(q, k, cos, sin, q, k, inverse)
+        assert rel_err(q, qr) <= TOL[dtype] and rel_err(k, kr) <= TOL[dtype]
+        assert torch.equal(q[..., r:], q0[..., r:]) and torch.equal(k[..., r:], k0[..., r:])
+
+
+def test_large_offsets_cuda(device):
+    # Element offsets past 2^31 (a batch stride of 2^31 elements): the CUDA kernel switches to 64-bit
+    # indexing. 4 GiB of bf16, only 2 x 128 elements of it used; out of place and in place.
+    if device != "cuda":
+        pytest.skip("CUDA index width")
+    if torch.cuda.mem_get_info()[0] < (6 << 30):
+        pytest.skip("needs 6 GiB of free GPU memory")
+    d, big = 128, 1 << 31
+    buf = torch.empty(big + d, device=device, dtype=torch.bfloat16)
+    q = buf.as_strided((2, 1, 1, d), (big, d, d, 1))
+    q.copy_(torch.randn(2, 1, 1, d, device=device))
+    k = torch.randn(2, 1, 1, d, device=device).to(torch.bfloat16)
+    ang = torch.rand(2, 1, 64, device=device) * 6
+    cos, sin = ang.cos().to(torch.bfloat16), ang.sin().to(torch.bfloat16)
+    qr, kr = ref_rope(q.clone(), cos, sin, 1), ref_rope(k, cos, sin, 1)
+    qo, ko = torch.full_like(k, float("nan")), torch.full_like(k, float("nan"))
+    _C.rope(q, k, cos, sin, qo, ko, False)
+    assert rel_err(qo, qr) <= TOL[torch.bfloat16] and rel_err(ko, kr) <= TOL[torch.bfloat16]
+    q0 = q.clone()
+    _C.rope(q, k, cos, sin, q, k, False)
+    assert rel_err(q, qr) <= TOL[torch.bfloat16] and rel_err(k, kr) <= TOL[torch.bfloat16]
+    assert torch.equal(q[..., 64:], q0[..., 64:])
+    del buf, q
 
 
 def test_non_contiguous(device):
