@@ -1,0 +1,482 @@
+// Standalone harness for the tridiagonal-reduction eigh (src/cuda/eigh_tridiag.cuh): Householder
+// tridiagonalization, bisection, inverse iteration with cluster Gram-Schmidt, back-transformation.
+//  (a) checks the kernels against a host double-precision reference (eigh_inputs.h: ref_eig for
+//      n <= 128, ref_eig_tridiag above) for fp32 n in {33, 65, 129, 200, 256, 257, 384, 512} and fp64
+//      n in {33, 65, 129, 256}, every input kind (random, diagonal, identity, zero, repeated,
+//      graded, strided + upper-triangle NaN, nan-in-batch, clustered 1 + k 1e-6, ill-conditioned
+//      1e6), plus n = 1, batch 0 and the refusals: residual ||A Q - Q diag(w)||_F / ||A||_F,
+//      ||Q^T Q - I||_F and max |w - w_ref| / ||A||_F in units of n eps, tolerance 30; a PASS/FAIL
+//      line each and "N passed, M failed";
+//  (b) times fp32 100x256, 10x512, 1000x256, 100x384 and fp64 100x256 (CUDA events, median of 11
+//      after warm-up), total and per phase (K1 tridiagonalization, K2 bisection, K3 inverse
+//      iteration, cluster rounds, K4 back-transformation).
+// Not part of the library build; from the repository root on the device machine:
+//   bash bench/harness/run_all.sh eigh_tridiag
+// or nvcc -O3 -std=c++17 -Iinclude -Isrc -gencode=arch=compute_90,code=sm_90 -lineinfo -o /tmp/et bench/harness/eigh_tridiag.cu && /tmp/et [n]
+// With n given, only that size is checked and timed. --host-only (no GPU needed): runs a
+// sequential host model of the same algorithm (the per-thread pieces are the header's own
+// __host__ __device__ functions) through the same checks, and the fast reference against the
+// Jacobi one; --stress KIND [COUNT] runs the host model on many matrices of one kind (e.g. 4 =
+// repeated); ET_DEBUG=1 with either prints the clusters, Gram-Schmidt cancellations and the
+// orthogonality of Z inside / across clusters. Exit status 0 only if every check passed.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "../../src/cuda/eigh_tridiag.cuh"
+
+#include "harness.h" /* CK() */
+
+#include "eigh_inputs.h" /* ref_eig, ref_eig_tridiag, make, check_case, check_results */
+
+namespace et = mc::eigh_tridiag;
+
+// ---- host model: the kernels' algorithm, sequential, in precision T ------------------------------
+template <typename T>
+static void model_eigh(int n, const T *ab, int64_t sr, int64_t sc, T *w, T *q, int32_t *info) {
+    using et::Lim;
+    std::vector<T> A((size_t)n * n);
+    T mx = 0;
+    bool bad = false;
+    for (int i = 0; i < n; ++i)
+        for (int j = 0; j < n; ++j) {
+            const T x = j <= i ? ab[i * sr + j * sc] : ab[j * sr + i * sc];
+            if (!(std::fabs(x) < (T)INFINITY)) bad = true;
+            else mx = std::max(mx, (T)std::fabs(x));
+            A[(size_t)i * n + j] = x;
+        }
+    const T scale = (T)mc_pow2_scale((double)mx, Lim<T>::max_exp);
+    for (auto &x : A) x = bad ? (T)0 : x * scale;
+    // K1
+    std::vector<T> d(n, 0), e(n, 0), tau(n, 0), v(n), p(n);
+    const T eps = Lim<T>::eps, thr = Lim<T>::tiny / (eps * eps);
+    for (int k = 0; k + 2 < n; ++k) {
+        const int k1 = k + 1, m = n - k1;
+        T *rowk = &A[(size_t)k * n];
+        const T alpha = rowk[k1], dk = rowk[k];
+        T sq = 0;
+        for (int i = 1; i < m; ++i) sq += rowk[k1 + i] * rowk[k1 + i];
+        d[k] = dk;
+        if (!(sq > thr)) {
+            e[k] = alpha;
+            tau[k] = 0;
+            continue;
+        }
+        const T nr = et::sq_root(alpha * alpha + sq), beta = alpha >= 0 ? -nr : nr;
+        const T tk = (beta - alpha) / beta, scl = (T)1 / (alpha - beta);
+        e[k] = beta;
+        tau[k] = tk;
+        for (int i = 0; i < m; ++i) {
+            v[i] = i == 0 ? (T)1 : rowk[k1 + i] * scl;
+            rowk[k1 + i] = v[i];
+        }
+        T pv = 0;
+        for (int i = 0; i < m; ++i) {
+            T acc = 0;
+            for (int j = 0; j < m; ++j) acc += A[(size_t)(k1 + j) * n + k1 + i] * v[j];
+            p[i] = tk * acc;
+        }
+        for (int i = 0; i < m; ++i) pv += p[i] * v[i];
+        const T K = (T)0.5 * tk * pv;
+        for (int i = 0; i < m; ++i) p[i] -= K * v[i];
+        for (int r = 0; r < m; ++r)
+            for (int c = 0; c < m; ++c) {
+                volatile T t1 = v[r] * p[c], t2 = p[r] * v[c]; // no contraction, as mul_rn
+                A[(size_t)(k1 + r) * n + k1 + c] -= (t1 + t2);
+            }
+    }
+    if (n == 1) d[0] = A[0];
+    else {
+        d[n - 2] = A[(size_t)(n - 2) * n + n - 2];
+        d[n - 1] = A[(size_t)(n - 1) * n + n - 1];
+        e[n - 2] = A[(size_t)(n - 1) * n + n - 2];
+        tau[n - 2] = 0;
+    }
+    e[n - 1] = 0;
+    tau[n - 1] = 0;
+    // K2
+    std::vector<T> e2(n);
+    T tn = 0, ngl = 0, gu = 0, e2m = 0;
+    for (int i = 0; i < n; ++i) {
+        const T ei = i + 1 < n ? e[i] : (T)0, em = i > 0 ? e[i - 1] : (T)0, rad = std::fabs(ei) + std::fabs(em);
+        e2[i] = ei * ei;
+        tn = std::max(tn, (T)std::fabs(d[i]) + rad);
+        ngl = std::max(ngl, rad - d[i]);
+        gu = std::max(gu, d[i] + rad);
+        e2m = std::max(e2m, ei * ei);
+    }
+    const T pivmin = Lim<T>::tiny * std::max((T)1, e2m), fudge = (T)2.1 * n * eps * tn + (T)4.2 * pivmin;
+    const T gl = -ngl - fudge, gh = gu + fudge, stol = eps * tn;
+    std::vector<int> blo(n), bhi(n), rank(n), cs(n), ce(n);
+    std::vector<T> lam(n);
+    for (int j = 0; j < n; ++j) {
+        int lo = j, hi = j + 1;
+        while (lo > 0 && std::fabs(e[lo - 1]) > stol) --lo;
+        while (hi < n && std::fabs(e[hi - 1]) > stol) ++hi;
+        blo[j] = lo;
+        bhi[j] = hi;
+        lam[j] = hi - lo == 1 ? d[j] : et::bisect(d.data(), e2.data(), lo, hi, j - lo, gl, gh, eps * tn, pivmin);
+    }
+    // K3 (mode 0 / 1), Z vector-major
+    std::vector<T> Z((size_t)n * n, 0), x(n), u1(n), u2(n);
+    std::vector<unsigned char> pv(n);
+    const T pert = std::max(eps * tn, Lim<T>::tiny);
+    auto solve = [&](int mode, int iters) {
+        for (int j = 0; j < n; ++j) {
+            if (mode == 1 && ce[j] - cs[j] < 2) continue;
+            const int lo = blo[j], s = bhi[j] - lo;
+            T *z = &Z[(size_t)j * n];
+            if (s == 1) {
+                z[lo] = 1;
+                continue;
+            }
+            for (int k = 0; k < s; ++k) x[k] = mode == 0 ? et::hrand<T>((uint32_t)j, (uint32_t)(lo + k)) : z[lo + k];
+            T mu = lam[j];
+            if (mode == 1) {
+                const T gdeg = (T)et::kDegGap * eps * tn;
+                const bool deg = (j > cs[j] && lam[j] - lam[j - 1] <= gdeg) || (j + 1 < ce[j] && lam[j + 1] - lam[j] <= gdeg);
+                if (deg) mu = lam[j] + (T)et::kDegShift * eps * tn;
+            }
+            for (int it = 0; it < iters; ++it) {
+                et::tri_solve(d.data(), e.data(), lo, s, mu, pert, x.data(), u1.data(), u2.data(), pv.data(), 1);
+                if (!et::normalize(x.data(), s, 1))
+                    for (int k = 0; k < s; ++k) x[k] = k == j - lo ? (T)1 : (T)0;
+            }
+            for (int k = 0; k < s; ++k) z[lo + k] = x[k];
+        }
+    };
+    if (!bad) solve(0, et::kSolveIters);
+    // K3b
+    int nfail = 0;
+    auto orth = [&](int phase) {
+        if (phase == 0) {
+            const T ortol = (T)1e-3 * tn;
+            for (int j = 0; j < n; ++j) {
+                int r = 0;
+                for (int i = 0; i < n; ++i) r += lam[i] < lam[j] || (lam[i] == lam[j] && i < j);
+                rank[j] = r;
+                w[r] = bad ? (T)NAN : lam[j] / scale;
+                int s = j, en = j + 1;
+                while (s > blo[j] && lam[s] - lam[s - 1] < ortol) --s;
+                while (en < bhi[j] && lam[en] - lam[en - 1] < ortol) ++en;
+                cs[j] = s;
+                ce[j] = en;
+            }
+        }
+        if (bad) return;
+        std::vector<int> cst, csz;
+        for (int j = 0; j < n; ++j)
+            if (cs[j] == j && ce[j] - j >= 2) cst.push_back(j), csz.push_back(ce[j] - j);
+        const int K = (int)cst.size();
+        if (getenv("ET_DEBUG") && phase == 0) {
+            printf(" clusters:");
+            for (int c = 0; c < K; ++c) printf(" [%d,+%d) w %.2e", cst[c], csz[c], (double)(lam[cst[c] + csz[c] - 1] - lam[cst[c]]));
+            printf("\n");
+        }
+        if (!K) return;
+        std::vector<int> ord(K);
+        for (int c = 0; c < K; ++c) {
+            int pos = 0;
+            for (int c2 = 0; c2 < K; ++c2) pos += csz[c2] > csz[c] || (csz[c2] == csz[c] && cst[c2] < cst[c]);
+            ord[pos] = c;
+        }
+        const T vanish = (T)1e4 * eps * eps;
+        std::vector<T> dots(n);
+        int am = K;
+        for (int m = 1; m < csz[ord[0]]; ++m) {
+            while (am > 0 && csz[ord[am - 1]] <= m) --am;
+            bool redo = false;
+            for (int pass = 0; pass < 4; ++pass) {
+                if (pass >= 2 && !redo) break;
+                for (int t = 0; t < am * m; ++t) {
+                    const int a = t / m, pi = t - a * m, c = ord[a], lo = blo[cst[c]], hi = bhi[cst[c]];
+                    const T *zj = &Z[(size_t)(cst[c] + m) * n], *zp = &Z[(size_t)(cst[c] + pi) * n];
+                    T acc = 0;
+                    for (int i = lo; i < hi; ++i) acc += zp[i] * zj[i];
+                    dots[t] = acc;
+                }
+                for (int a = 0; a < am; ++a) {
+                    const int c = ord[a], base = cst[c];
+                    for (int i = blo[base]; i < bhi[base]; ++i) {
+                        T s = 0;
+                        for (int pi = 0; pi < m; ++pi) s += dots[a * m + pi] * Z[(size_t)(base + pi) * n + i];
+                        Z[(size_t)(base + m) * n + i] -= s;
+                    }
+                }
+                if (pass == 1 || pass == 3) {
+                    for (int a = 0; a < am; ++a) {
+                        const int c = ord[a], jv = cst[c] + m, lo = blo[cst[c]], hi = bhi[cst[c]];
+                        T *zj = &Z[(size_t)jv * n];
+                        T ss = 0;
+                        for (int i = lo; i < hi; ++i) ss += zj[i] * zj[i];
+                        if (getenv("ET_DEBUG") && pass == 1 && ss < (T)0.25)
+                            printf("  phase %d m %d cluster start %d size %d: ss %.3e\n", phase, m, cst[c], csz[c], (double)ss);
+                        if (ss > vanish) {
+                            const T f = (T)1 / et::sq_root(ss);
+                            for (int i = lo; i < hi; ++i) zj[i] *= f;
+                            if (pass == 1 && ss < (T)0.25) redo = true;
+                        } else if (pass == 1) {
+                            for (int i = lo; i < hi; ++i) zj[i] = et::hrand<T>((uint32_t)jv + 7919u * (phase + 1), (uint32_t)i);
+                            redo = true;
+                        } else {
+                            ++nfail;
+                        }
+                    }
+                }
+            }
+        }
+    };
+    orth(0);
+    for (int r = 1; r <= et::kClusterRounds; ++r) {
+        if (!bad) solve(1, 1);
+        nfail = 0;
+        orth(r == et::kClusterRounds ? 2 : 1);
+    }
+    *info = bad ? 0 : nfail;
+    if (getenv("ET_DEBUG") && !bad) {
+        double win = 0, cross = 0, rmax = 0;
+        for (int i = 0; i < n; ++i) {
+            for (int j = 0; j < n; ++j) {
+                double o = 0;
+                for (int k = 0; k < n; ++k) o += (double)Z[(size_t)i * n + k] * Z[(size_t)j * n + k];
+                o -= i == j;
+                if (cs[i] == cs[j]) win += o * o;
+                else cross += o * o;
+            }
+            double r = 0; // ||T z - lam z||
+            const T *z = &Z[(size_t)i * n];
+            for (int k = 0; k < n; ++k) {
+                double t = (double)d[k] * z[k] - (double)lam[i] * z[k];
+                if (k > 0) t += (double)e[k - 1] * z[k - 1];
+                if (k + 1 < n) t += (double)e[k] * z[k + 1];
+                r += t * t;
+            }
+            rmax = std::max(rmax, sqrt(r) / tn / eps);
+            if (sqrt(r) / tn / eps > 3000) printf("   vector %d (cluster [%d,%d), block [%d,%d)) residual %.0f eps||T||, lam %.9g\n", i, cs[i], ce[i], blo[i], bhi[i], sqrt(r) / tn / eps, (double)lam[i]);
+        }
+        printf(" Z: within-cluster orth %.2f, cross-cluster %.2f (n eps), max residual/(eps ||T||) %.1f\n",
+               sqrt(win) / (n * eps), sqrt(cross) / (n * eps), rmax);
+    }
+    // K4
+    for (int j = 0; j < n; ++j) {
+        T *z = &Z[(size_t)j * n];
+        if (bad) {
+            for (int i = 0; i < n; ++i) q[(size_t)i * n + j] = (T)NAN;
+            continue;
+        }
+        for (int k = n - 3; k >= 0; --k) {
+            if (tau[k] == 0) continue;
+            const T *vk = &A[(size_t)k * n];
+            T dot = 0;
+            for (int i = k + 1; i < n; ++i) dot += vk[i] * z[i];
+            dot *= tau[k];
+            for (int i = k + 1; i < n; ++i) z[i] -= dot * vk[i];
+        }
+        for (int i = 0; i < n; ++i) q[(size_t)i * n + rank[j]] = z[i];
+    }
+}
+
+template <typename T> static void model_case(int n, int kind, std::mt19937 &g, int64_t batch) {
+    std::vector<std::vector<double>> As(batch);
+    for (int64_t b = 0; b < batch; ++b) As[b] = make<T>(n, kind == NKINDS_ALL ? RANDOM : kind, g);
+    int64_t sb, sr, sc;
+    const std::vector<T> ha = device_image<T>(n, kind, As, &sb, &sr, &sc);
+    std::vector<T> w(batch * n), q(batch * n * n);
+    std::vector<int32_t> info(batch), sw(batch, 0);
+    for (int64_t b = 0; b < batch; ++b) model_eigh<T>(n, &ha[b * sb], sr, sc, &w[b * n], &q[b * n * n], &info[b]);
+    check_results<T>("model", n, kind, As, w, q, info, sw, false);
+}
+
+// ---- device checks -------------------------------------------------------------------------------
+template <typename T>
+static cudaError_t run_dev(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q, int32_t *info, int64_t batch,
+                           int n) {
+    void *ws = nullptr;
+    const size_t bytes = et::workspace_bytes<T>(n, batch);
+    if (bytes) CK(cudaMalloc(&ws, bytes));
+    const cudaError_t e = et::launch<T>(a, sb, sr, sc, w, q, info, batch, n, ws, 0);
+    if (ws) CK(cudaFree(ws)); /* synchronizes */
+    return e;
+}
+
+template <typename T> static void dev_case(int n, int kind, std::mt19937 &g, int64_t batch) {
+    check_case<T>("tridiag", n, kind, g, batch,
+                  [](const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q, int32_t *info, int64_t bt, int nn,
+                     int32_t *) { return run_dev<T>(a, sb, sr, sc, w, q, info, bt, nn); },
+                  false);
+}
+
+static void check_edges() {
+    bool ok = true;
+    ok &= et::launch<float>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, 0, 256, nullptr, 0) == cudaSuccess;
+    ok &= et::launch<double>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, 0, 300, nullptr, 0) == cudaSuccess;
+    ok &= et::launch<float>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, 1, 0, nullptr, 0) == cudaErrorInvalidValue;
+    ok &= et::launch<float>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, 1, et::kMaxN + 1, nullptr, 0) == cudaErrorInvalidValue;
+    ok &= et::launch<float>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, 1, 200, nullptr, 0) == cudaErrorInvalidValue; /* no workspace */
+    ok &= et::workspace_bytes<float>(256, 0) == 0;
+    cudaGetLastError();
+    printf("%s edges (batch 0 -> success without launching; n = 0, n > %d, missing workspace -> invalid value)\n",
+           ok ? "PASS" : "FAIL", et::kMaxN);
+    (ok ? n_pass : n_fail)++;
+}
+
+// ---- timing --------------------------------------------------------------------------------------
+template <typename T> static void time_case(int n, int64_t batch, std::mt19937 &g) {
+    const int64_t sb = (int64_t)n * n;
+    std::normal_distribution<double> N;
+    std::vector<T> ha((size_t)(sb * batch));
+    for (int64_t b = 0; b < batch; ++b)
+        for (int i = 0; i < n; ++i)
+            for (int j = 0; j <= i; ++j) ha[b * sb + i * n + j] = ha[b * sb + j * n + i] = (T)N(g);
+    const size_t bytes = et::workspace_bytes<T>(n, batch);
+    size_t fr = 0, tot = 0;
+    CK(cudaMemGetInfo(&fr, &tot));
+    const size_t need = bytes + (size_t)batch * ((size_t)2 * n * n + n) * sizeof(T);
+    if (need + (256u << 20) > fr) {
+        printf("TIME %s n=%3d batch=%5lld: skipped (needs %.0f MB, %.0f MB free)\n", sizeof(T) == 4 ? "f32" : "f64", n,
+               (long long)batch, need / 1e6, fr / 1e6);
+        return;
+    }
+    T *da, *dw, *dq;
+    int32_t *dinfo;
+    void *ws;
+    CK(cudaMalloc(&da, ha.size() * sizeof(T)));
+    CK(cudaMalloc(&dw, batch * n * sizeof(T)));
+    CK(cudaMalloc(&dq, batch * n * n * sizeof(T)));
+    CK(cudaMalloc(&dinfo, batch * sizeof(int32_t)));
+    CK(cudaMalloc(&ws, bytes));
+    CK(cudaMemcpy(da, ha.data(), ha.size() * sizeof(T), cudaMemcpyHostToDevice));
+    cudaEvent_t ev[6];
+    for (auto &e : ev) CK(cudaEventCreate(&e));
+    for (int i = 0; i < 2; ++i) CK(et::launch<T>(da, sb, n, 1, dw, dq, dinfo, batch, n, ws, 0));
+    CK(cudaDeviceSynchronize());
+    const int reps = 11;
+    std::vector<std::vector<float>> ph(6);
+    for (int r = 0; r < reps; ++r) {
+        CK(cudaEventRecord(ev[0]));
+        CK(et::launch_ex<T>(da, sb, n, 1, dw, dq, dinfo, batch, n, ws, 0, ev + 1));
+        CK(cudaEventSynchronize(ev[5]));
+        for (int p = 0; p < 5; ++p) {
+            float t;
+            CK(cudaEventElapsedTime(&t, ev[p], ev[p + 1]));
+            ph[p].push_back(t);
+        }
+        float t;
+        CK(cudaEventElapsedTime(&t, ev[0], ev[5]));
+        ph[5].push_back(t);
+    }
+    auto med = [](std::vector<float> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+    };
+    std::vector<int32_t> info(batch);
+    CK(cudaMemcpy(info.data(), dinfo, batch * sizeof(int32_t), cudaMemcpyDeviceToHost));
+    int bad = 0;
+    for (auto i : info) bad += i != 0;
+    std::vector<float> tot5 = ph[5];
+    std::sort(tot5.begin(), tot5.end());
+    printf("TIME %s n=%3d batch=%5lld: median %8.3f ms (min %8.3f) | K1 tridiag %.3f, K2 bisect %.3f, K3 invit %.3f, "
+           "clusters %.3f, K4 back %.3f | info!=0: %d | workspace %.1f MB\n",
+           sizeof(T) == 4 ? "f32" : "f64", n, (long long)batch, med(ph[5]), tot5[0], med(ph[0]), med(ph[1]), med(ph[2]),
+           med(ph[3]), med(ph[4]), bad, bytes / 1e6);
+    fflush(stdout);
+    for (auto &e : ev) CK(cudaEventDestroy(e));
+    CK(cudaFree(da));
+    CK(cudaFree(dw));
+    CK(cudaFree(dq));
+    CK(cudaFree(dinfo));
+    CK(cudaFree(ws));
+}
+
+static int64_t batch_for(int n, int kind) {
+    const int64_t b = n <= 65 ? 9 : (n <= 257 ? 4 : 3);
+    return kind == NANCASE ? std::max<int64_t>(b, 3) : b;
+}
+
+static void host_only(int only) {
+    std::mt19937 g(777);
+    // the fast reference against the Jacobi one
+    {
+        double worst = 0;
+        for (int n : {1, 2, 5, 33, 64, 100})
+            for (int kind : {RANDOM, REPEATED, GRADED, CLUSTERED, ILLCOND, DIAGONAL}) {
+                const auto A = make<double>(n, kind, g);
+                const auto w1 = ref_eig(n, A), w2 = ref_eig_tridiag(n, A);
+                double fa = 0;
+                for (double x : A) fa += x * x;
+                fa = std::max(sqrt(fa), 1e-300);
+                for (int i = 0; i < n; ++i) worst = std::max(worst, fabs(w1[i] - w2[i]) / fa / (n * DBL_EPSILON));
+            }
+        const bool ok = worst <= 30;
+        printf("%s ref_eig_tridiag vs ref_eig: max |dw| / ||A|| = %.2f n eps\n", ok ? "PASS" : "FAIL", worst);
+        (ok ? n_pass : n_fail)++;
+    }
+    const int f32[] = {1, 33, 65, 129, 200, 256, 257, 384, 512};
+    for (int n : f32) {
+        if (only && n != only) continue;
+        for (int kind = 0; kind < NKINDS_ALL; ++kind) model_case<float>(n, kind, g, n <= 65 ? 5 : (n <= 256 ? 3 : 2));
+    }
+    const int f64[] = {33, 65, 129, 256};
+    for (int n : f64) {
+        if (only && n != only) continue;
+        for (int kind = 0; kind < NKINDS_ALL; ++kind) model_case<double>(n, kind, g, 3);
+    }
+}
+
+int main(int argc, char **argv) {
+    bool host = false;
+    int only = 0;
+    for (int i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--host-only")) host = true;
+        else only = atoi(argv[i]);
+    }
+    if (argc > 2 && !strcmp(argv[1], "--stress")) { /* --stress kind [count]: host model, many seeds */
+        const int kind = atoi(argv[2]), cnt = argc > 3 ? atoi(argv[3]) : 6;
+        std::mt19937 g(4242);
+        for (int n : {129, 200, 256, 384}) model_case<float>(n, kind, g, cnt);
+        for (int n : {129, 256}) model_case<double>(n, kind, g, cnt);
+        printf("stress: %d passed, %d failed\n", n_pass, n_fail);
+        return 0;
+    }
+    if (host) {
+        host_only(only);
+        printf("eigh_tridiag (host model): %d passed, %d failed\n", n_pass, n_fail);
+        return n_fail ? 1 : 0;
+    }
+    std::mt19937 g(12345);
+    check_edges();
+    if (!only || only == 1)
+        for (int kind : {RANDOM, IDENTITY, STRIDED, NANCASE}) dev_case<float>(1, kind, g, 7);
+    const int f32[] = {33, 65, 129, 200, 256, 257, 384, 512};
+    for (int n : f32) {
+        if (only && n != only) continue;
+        for (int kind = 0; kind < NKINDS_ALL; ++kind) dev_case<float>(n, kind, g, batch_for(n, kind));
+    }
+    const int f64[] = {33, 65, 129, 256};
+    for (int n : f64) {
+        if (only && n != only) continue;
+        for (int kind = 0; kind < NKINDS_ALL; ++kind) dev_case<double>(n, kind, g, batch_for(n, kind));
+    }
+    printf("eigh_tridiag: %d passed, %d failed\n", n_pass, n_fail);
+    fflush(stdout);
+    struct Shape {
+        int n;
+        int64_t batch;
+        bool f64;
+    };
+    const Shape shapes[] = {{256, 100, false}, {512, 10, false}, {256, 1000, false}, {384, 100, false}, {256, 100, true}};
+    for (const Shape &s : shapes) {
+        if (only && s.n != only) continue;
+        if (s.f64) time_case<double>(s.n, s.batch, g);
+        else time_case<float>(s.n, s.batch, g);
+    }
+    if (only && only != 256 && only != 512 && only != 384) time_case<float>(only, 100, g);
+    return n_fail ? 1 : 0;
+}

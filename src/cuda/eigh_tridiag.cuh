@@ -1,0 +1,824 @@
+/* eigh for larger matrices (meant for n > 128 in float, n > 64 in double; 1 <= n <= kMaxN = 1024)
+ * on CUDA: Householder tridiagonalization, bisection, inverse iteration, back-transformation, in
+ * five kernels on the caller's stream (no allocation, no host sync; the caller passes a workspace
+ * of workspace_bytes<T>(n, batch) bytes, 16-byte aligned).
+ *
+ * Same contract as the other eigh kernels (eigh.cu): a (batch, n, n) at element strides
+ * (sb, sr, sc), only the lower triangle read; w (batch, n) ascending (ties by index); q (batch, n, n)
+ * row major, column j the eigenvector of w[j]; info (batch,) = 0 on success, else the number of
+ * eigenvectors whose cluster orthogonalization broke down; NaN/Inf anywhere in the lower triangle
+ * -> all of that matrix's w and q NaN (info 0); the exact power-of-two scaling of jacobi.cuh
+ * (load_check_scale), so subnormal and huge matrices work.
+ *
+ * Phases (one kernel each; B = batch):
+ *  K1 k_tridiag, one block of 1024 threads per matrix: the scaled symmetric matrix (both
+ *     triangles, kept exactly symmetric) in the workspace (global memory, L2 resident for moderate
+ *     batches), unblocked Householder reduction T = H_{n-3}..H_0 A H_0..H_{n-3} as LAPACK's
+ *     sytd2: per column k, the reflector from row k (dlarfg), p = tau A22 v (column-oriented
+ *     symv, coalesced; the threads split into row lanes x column groups), w = p - tau/2 (p.v) v,
+ *     A22 -= v w^T + w v^T. The reflector v_k (v_k[k+1] = 1) overwrites row k of the working
+ *     matrix, tau_k, d, e go to the workspace. Cost: ~n^3/3 element reads (symv) and as many
+ *     read-modify-writes (update) per matrix from L2, ~8 block barriers per column.
+ *  K2 k_bisect, grid (n/128, B), one thread per eigenvalue: T splits where |e_i| <= eps ||T||_inf
+ *     (an absolute test: the perturbation is within the backward error of K1); thread j takes the
+ *     unreduced block [lo, hi) that holds index j and finds the (j - lo)-th eigenvalue of that
+ *     block by bisection on Sturm counts (dstebz/dlaebz: pivmin guard, Gershgorin start
+ *     interval) to max(eps ||T||, eps |lambda|); a 1x1 block gives d_j exactly. Cost: ~25 (float)
+ *     / ~54 (double) Sturm counts of the block's length per thread.
+ *  K3 k_solve, grid (n/CH, B), CH <= 32 threads, one thread per eigenvector: inverse iteration
+ *     (dstein's scheme, our code): LU of T_block - lambda I with partial pivoting fused with the
+ *     forward elimination of the right-hand side, tiny pivots replaced by eps ||T|| (dlagts),
+ *     back substitution with exact power-of-two rescaling against overflow, normalization; two
+ *     solves from a pseudo-random start. The factors live in shared memory (CH x n per array,
+ *     pitch CH + 1: no bank conflicts); the vectors are written to Z (workspace, vector-major:
+ *     Z[j*n + i], zero outside the block), staged so that the stores are coalesced.
+ *  K3b k_orth, one block of 512 threads per matrix: first call: ranks of the eigenvalues (count
+ *     of smaller ones, ties by index), w, and the clusters: maximal runs of eigenvalues of one
+ *     block with consecutive gaps < 1e-3 ||T|| (dstein's ORTOL); then, for every cluster at once,
+ *     Gram-Schmidt of member m against members 0..m-1 (classical GS twice, a third and fourth pass
+ *     when the norm dropped below 1/2, a pseudo-random restart when it vanished), m = 1, 2, ...
+ *     The cluster members then get one more inverse-iteration solve (K3 with mode 1) and GS again,
+ *     twice: simultaneous inverse iteration with per-member shifts, so that members of a
+ *     (nearly) repeated eigenvalue come out orthonormal and members of a tight cluster converge to
+ *     their own eigenvectors; members of a numerically repeated group use a slightly offset shift
+ *     (kDegShift below). Returns at once for matrices without clusters (the common case for
+ *     random matrices; a pair with gap below 1e-3 ||T|| costs two short steps).
+ *  K4 k_back, grid (n / (4 C), B), 4 warps, each owning C columns of Z in registers (rows
+ *     lane + 32 r, r < R = n/32 rounded up to 4, 8, 16, 32): Q = H_0 (H_1 (... (H_{n-3} Z))), one
+ *     reflector at a time (dot of v with each column: warp shuffles; rows above the reflector
+ *     skipped), no block barrier; column j is stored to q's column rank[j] (NaN for a bad matrix).
+ *     Cost: ~n^3 multiply-adds per matrix spread over n / C warps; v read from L2/L1.
+ * Idea credits: LAPACK dsytd2 (reduction), dstebz/dlaebz (bisection, pivmin), dstein/dlagtf/
+ * dlagts (inverse iteration with clusters), dormtr (back-transformation); the code is our own. */
+#ifndef MC_CUDA_EIGH_TRIDIAG_CUH
+#define MC_CUDA_EIGH_TRIDIAG_CUH
+
+#include <cfloat>
+#include <cstdint>
+
+#include "../core/jacobi.h"
+#include "jacobi.cuh"
+
+namespace mc {
+namespace eigh_tridiag {
+
+constexpr int kMaxN = 1024;
+constexpr int kThreadsTri = 1024; /* K1 */
+constexpr int kThreadsBis = 128;  /* K2 */
+constexpr int kThreadsOrth = 512; /* K3b */
+constexpr int kWarpsBack = 4;     /* K4 */
+constexpr int kSolveIters = 2;    /* K3 solves from the random start */
+constexpr int kClusterRounds = 2; /* (solve, orthogonalize) rounds for cluster members after the first GS */
+constexpr int kMaxChunk = 32;     /* K3 threads per block */
+/* In the cluster rounds, a member whose computed eigenvalue is within kDegGap eps ||T|| of a
+ * neighbour of its cluster (numerically repeated: its own eigenvector is not determined) is solved
+ * with the shift lambda + kDegShift eps ||T||: then the solve amplifies the whole (nearly)
+ * repeated group about equally instead of the one eigenvector that happens to lie closest to the
+ * shift, so the Gram-Schmidt after it does not cancel (cancellation there multiplies the rounding
+ * errors outside the cluster; the host model measured ||Q^T Q - I|| up to 155 n eps on
+ * Q diag(1,1,1,2,..,2,-.5,..) Q^T without this, 0.5-0.7 n eps with it). */
+constexpr int kDegGap = 4, kDegShift = 100;
+
+template <typename T> struct Lim;
+template <> struct Lim<float> {
+    static constexpr float eps = FLT_EPSILON, tiny = FLT_MIN, huge = FLT_MAX, big = 0x1p64f, small = 0x1p-64f;
+    static constexpr int max_exp = FLT_MAX_EXP, bis_cap = 80;
+};
+template <> struct Lim<double> {
+    static constexpr double eps = DBL_EPSILON, tiny = DBL_MIN, huge = DBL_MAX, big = 0x1p400, small = 0x1p-400;
+    static constexpr int max_exp = DBL_MAX_EXP, bis_cap = 160;
+};
+
+template <typename T> __host__ __device__ __forceinline__ T absv(T x) { return x < 0 ? -x : x; }
+template <typename T> __host__ __device__ __forceinline__ T maxv(T a, T b) { return a < b ? b : a; }
+__host__ __device__ __forceinline__ float sq_root(float x) { return sqrtf(x); }
+__host__ __device__ __forceinline__ double sq_root(double x) { return sqrt(x); }
+__device__ __forceinline__ float mul_rn(float a, float b) { return __fmul_rn(a, b); }
+__device__ __forceinline__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
+
+/* Deterministic pseudo-random number in [-1, 1) from two integers (start vectors). */
+template <typename T> __host__ __device__ inline T hrand(uint32_t a, uint32_t b) {
+    uint32_t h = a * 0x9E3779B1u ^ (b + 0x7F4A7C15u) * 0x85EBCA77u;
+    h ^= h >> 15;
+    h *= 0x2C1B3C6Du;
+    h ^= h >> 12;
+    h *= 0x297A2D39u;
+    h ^= h >> 15;
+    return (T)(h >> 8) * (T)(1.0 / 8388608.0) - (T)1;
+}
+
+/* ---- per-thread pieces (host and device: the harness runs a host model of the algorithm) ---- */
+
+/* Number of eigenvalues <= x of the unreduced block [lo, hi) of T (d diagonal, e2 squared
+ * off-diagonals, e2[i] between i and i + 1); a pivot below pivmin counts as negative (dlaebz). */
+template <typename T>
+__host__ __device__ inline int sturm_count(const T *d, const T *e2, int lo, int hi, T x, T pivmin) {
+    T q = d[lo] - x;
+    if (absv(q) < pivmin) q = -pivmin;
+    int c = q <= 0;
+    for (int i = lo + 1; i < hi; ++i) {
+        q = d[i] - e2[i - 1] / q - x;
+        if (absv(q) < pivmin) q = -pivmin;
+        c += q <= 0;
+    }
+    return c;
+}
+
+/* The r-th (0-based, ascending) eigenvalue of block [lo, hi) by bisection of [gl, gu] (which holds
+ * every eigenvalue) to max(abstol, eps |lambda|); at most Lim<T>::bis_cap halvings. */
+template <typename T>
+__host__ __device__ inline T bisect(const T *d, const T *e2, int lo, int hi, int r, T gl, T gu, T abstol, T pivmin) {
+    T a = gl, b = gu;
+    for (int it = 0; it < Lim<T>::bis_cap; ++it) {
+        const T tol = maxv(abstol, Lim<T>::eps * maxv(absv(a), absv(b)));
+        if (!(b - a > tol)) break;
+        const T mid = (T)0.5 * (a + b);
+        if (!(mid > a && mid < b)) break;
+        if (sturm_count(d, e2, lo, hi, mid, pivmin) >= r + 1) b = mid;
+        else a = mid;
+    }
+    return (T)0.5 * (a + b);
+}
+
+/* x (s entries at stride P) <- x / ||x||_2, with an exact power-of-two prescale (no overflow or
+ * underflow in the sum of squares). false (x unchanged) when x is zero or not finite. */
+template <typename T> __host__ __device__ inline bool normalize(T *x, int s, int P) {
+    T mx = 0;
+    for (int k = 0; k < s; ++k) {
+        const T y = absv(x[k * P]);
+        if (!(y <= mx)) mx = y; /* NaN propagates */
+    }
+    if (!(mx > 0) || !(mx <= Lim<T>::huge)) return false;
+    const T sc = (T)mc_pow2_scale((double)mx, Lim<T>::max_exp);
+    T ss = 0;
+    for (int k = 0; k < s; ++k) {
+        const T y = x[k * P] * sc;
+        ss += y * y;
+    }
+    const T f = sc / sq_root(ss);
+    for (int k = 0; k < s; ++k) x[k * P] *= f;
+    return true;
+}
+
+/* One inverse-iteration solve (T_block - lam I) y = x on the unreduced block [lo, lo + s) of T,
+ * s >= 2 (d diagonal, e off-diagonal: e[i] between i and i + 1), Gaussian elimination with
+ * partial pivoting fused with the forward elimination of x (dlagtf + dlagts, our code): row k of
+ * U is (u1, u2, u3) at columns k, k+1, k+2 with u3 = e[lo+k+1] where rows were swapped (pv = 1),
+ * else 0; pivots below pert in magnitude are replaced by +-pert. x: s entries at stride P,
+ * overwritten by y; u1 (holds 1/u1), u2, pv: scratch at stride P. The back substitution rescales
+ * everything by 2^-64 (float) / 2^-400 (double) whenever an entry passes 2^64 / 2^400, so y is a
+ * positive multiple of the solution and never overflows (|multipliers| <= 1, so the eliminated
+ * right-hand side stays below sqrt(s) ||x||_inf). */
+template <typename T>
+__host__ __device__ inline void tri_solve(const T *d, const T *e, int lo, int s, T lam, T pert, T *x, T *u1, T *u2,
+                                          unsigned char *pv, int P) {
+    T p = d[lo] - lam, q = e[lo], bb = x[0];
+    for (int k = 0; k + 1 < s; ++k) {
+        const T ek = e[lo + k], an = d[lo + k + 1] - lam;
+        const T en = k + 2 < s ? e[lo + k + 1] : (T)0, xn = x[(k + 1) * P];
+        if (absv(p) >= absv(ek)) { /* no interchange: row k of U is (p, q, 0) */
+            T pp = p;
+            if (absv(pp) < pert) pp = pp < 0 ? -pert : pert;
+            const T mult = ek / pp;
+            u1[k * P] = (T)1 / pp;
+            u2[k * P] = q;
+            pv[k * P] = 0;
+            x[k * P] = bb;
+            p = an - mult * q;
+            q = en;
+            bb = xn - mult * bb;
+        } else { /* interchange: row k of U is (ek, an, en) */
+            const T mult = p / ek;
+            u1[k * P] = (T)1 / ek;
+            u2[k * P] = an;
+            pv[k * P] = 1;
+            x[k * P] = xn;
+            p = q - mult * an;
+            q = -mult * en;
+            bb = bb - mult * xn;
+        }
+    }
+    if (absv(p) < pert) p = p < 0 ? -pert : pert;
+    T x1 = bb / p, x2 = 0; /* x_{k+1}, x_{k+2} */
+    if (!(absv(x1) <= Lim<T>::big)) {
+        for (int i = 0; i + 1 < s; ++i) x[i * P] *= Lim<T>::small;
+        x1 *= Lim<T>::small;
+    }
+    x[(s - 1) * P] = x1;
+    for (int k = s - 2; k >= 0; --k) {
+        const T u3 = (pv[k * P] && k + 2 < s) ? e[lo + k + 1] : (T)0;
+        T xk = (x[k * P] - u2[k * P] * x1 - u3 * x2) * u1[k * P];
+        if (!(absv(xk) <= Lim<T>::big)) { /* rare: rescale the solution so far and the rest of the rhs */
+            for (int i = 0; i < s; ++i) x[i * P] *= Lim<T>::small;
+            x1 *= Lim<T>::small;
+            x2 *= Lim<T>::small;
+            xk *= Lim<T>::small;
+        }
+        x[k * P] = xk;
+        x2 = x1;
+        x1 = xk;
+    }
+}
+
+/* ---- workspace ---- */
+
+/* Per-batch arrays in the caller's workspace. A: working matrix, then the reflectors (row k: v_k
+ * at columns k+1..n-1); Z: eigenvectors of T, vector-major (Z[j*n + i]); d, e, tau: T and the
+ * reflectors' scalars; lam: eigenvalue of slot j (block order); scal: (scale, ||T||_inf); flag:
+ * (NaN/Inf seen, unused); blo, bhi: the unreduced block of slot j; rank: column of q for slot j;
+ * cs, ce: the cluster [cs, ce) of slot j. */
+template <typename T> struct Ws {
+    T *A, *Z, *d, *e, *tau, *lam, *scal;
+    int32_t *flag, *blo, *bhi, *rank, *cs, *ce;
+};
+
+__host__ __device__ inline size_t al256(size_t x) { return (x + 255) & ~(size_t)255; }
+
+/* Bytes of the workspace; with base non-null, also the arrays' addresses. */
+template <typename T> inline size_t carve(void *base, int n, int64_t batch, Ws<T> *w) {
+    const size_t nn = (size_t)n * n * batch, nv = (size_t)n * batch;
+    size_t off = 0;
+    auto take = [&](size_t bytes) {
+        const size_t o = off;
+        off += al256(bytes);
+        return o;
+    };
+    const size_t oA = take(nn * sizeof(T)), oZ = take(nn * sizeof(T)), od = take(nv * sizeof(T)),
+                 oe = take(nv * sizeof(T)), otau = take(nv * sizeof(T)), olam = take(nv * sizeof(T)),
+                 oscal = take(2 * batch * sizeof(T)), oflag = take(2 * batch * sizeof(int32_t)),
+                 oblo = take(nv * sizeof(int32_t)), obhi = take(nv * sizeof(int32_t)),
+                 ork = take(nv * sizeof(int32_t)), ocs = take(nv * sizeof(int32_t)), oce = take(nv * sizeof(int32_t));
+    if (base && w) {
+        char *c = static_cast<char *>(base);
+        w->A = reinterpret_cast<T *>(c + oA);
+        w->Z = reinterpret_cast<T *>(c + oZ);
+        w->d = reinterpret_cast<T *>(c + od);
+        w->e = reinterpret_cast<T *>(c + oe);
+        w->tau = reinterpret_cast<T *>(c + otau);
+        w->lam = reinterpret_cast<T *>(c + olam);
+        w->scal = reinterpret_cast<T *>(c + oscal);
+        w->flag = reinterpret_cast<int32_t *>(c + oflag);
+        w->blo = reinterpret_cast<int32_t *>(c + oblo);
+        w->bhi = reinterpret_cast<int32_t *>(c + obhi);
+        w->rank = reinterpret_cast<int32_t *>(c + ork);
+        w->cs = reinterpret_cast<int32_t *>(c + ocs);
+        w->ce = reinterpret_cast<int32_t *>(c + oce);
+    }
+    return off;
+}
+
+/* ---- K1: Householder tridiagonalization, one block per matrix ---- */
+
+/* a: (batch, n, n) at (sb, sr, sc), lower triangle; dynamic shared memory (2 n + blockDim) T. */
+template <typename T>
+__global__ void __launch_bounds__(kThreadsTri)
+    k_tridiag(const T *__restrict__ a, int64_t sb, int64_t sr, int64_t sc, Ws<T> ws, int n) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    T *v = reinterpret_cast<T *>(smem), *p = v + n, *part = p + n;
+    __shared__ T red[32];
+    const int tid = threadIdx.x, nt = blockDim.x;
+    const int64_t b = blockIdx.x;
+    T *A = ws.A + b * (int64_t)n * n;
+    const T *ab = a + b * sb;
+    const mc::jacobi::Loaded<T> ld = mc::jacobi::load_check_scale(
+        A, n * n, /* < 2^31 */
+        [=](int idx) {
+            const int i = idx / n, j = idx - i * n;
+            return j <= i ? ab[i * sr + j * sc] : ab[j * sr + i * sc];
+        },
+        red);
+    T *d = ws.d + b * n, *e = ws.e + b * n, *tau = ws.tau + b * n;
+    if (tid == 0) {
+        ws.scal[2 * b] = ld.scale;
+        ws.flag[2 * b] = ld.bad ? 1 : 0;
+        ws.flag[2 * b + 1] = 0;
+    }
+    __syncthreads();
+    const T eps = Lim<T>::eps;
+    /* a column tail with sum of squares below this is left in place (H = I): its norm is below
+     * sqrt(tiny) / eps (1e-12 float), far under eps ||A|| (the scaled ||A||_max >= 1/2), and the
+     * sum of squares is accurate above it (so tau and v stay consistent: H orthogonal) */
+    const T thr = Lim<T>::tiny / (eps * eps);
+    for (int k = 0; k + 2 < n; ++k) {
+        const int k1 = k + 1, m = n - k1;
+        T *rowk = A + (int64_t)k * n; /* row k = column k (A symmetric) */
+        const T alpha = rowk[k1], dk = rowk[k];
+        T sq = 0;
+        for (int i = 1 + tid; i < m; i += nt) {
+            const T x = rowk[k1 + i];
+            sq += x * x;
+        }
+        sq = mc::jacobi::block_sum(sq, red); /* barriers: every alpha/dk read is done before row k is rewritten */
+        if (!(sq > thr)) {
+            if (tid == 0) {
+                d[k] = dk;
+                e[k] = alpha;
+                tau[k] = 0;
+            }
+            continue; /* uniform: every thread has the same sq */
+        }
+        const T nr = sq_root(alpha * alpha + sq);
+        const T beta = alpha >= 0 ? -nr : nr;
+        const T tk = (beta - alpha) / beta, scl = (T)1 / (alpha - beta);
+        if (tid == 0) {
+            d[k] = dk;
+            e[k] = beta;
+            tau[k] = tk;
+        }
+        for (int i = tid; i < m; i += nt) {
+            const T vi = i == 0 ? (T)1 : rowk[k1 + i] * scl;
+            v[i] = vi;
+            rowk[k1 + i] = vi; /* the reflector, for K4 */
+        }
+        __syncthreads();
+        /* p = tau A22 v, A22[i][j] = A[(k1 + j) n + k1 + i] (column i): RL row lanes (coalesced), G
+         * groups splitting j (more loads in flight when m is small) */
+        const int RL = m < nt ? ((m + 31) & ~31) : nt;
+        const int G = nt / RL;
+        {
+            const int g = tid / RL, i0 = tid - g * RL;
+            if (g < G) {
+                for (int i = i0; i < m; i += RL) {
+                    const T *col = A + (int64_t)k1 * n + k1 + i;
+                    T acc = 0;
+#pragma unroll 4
+                    for (int j = g; j < m; j += G) acc += col[(int64_t)j * n] * v[j];
+                    if (G == 1) p[i] = tk * acc;
+                    else part[g * RL + i] = acc;
+                }
+            }
+        }
+        __syncthreads();
+        if (G > 1) {
+            for (int i = tid; i < m; i += nt) {
+                T s = 0;
+                for (int g = 0; g < G; ++g) s += part[g * RL + i];
+                p[i] = tk * s;
+            }
+            __syncthreads();
+        }
+        T pv = 0;
+        for (int i = tid; i < m; i += nt) pv += p[i] * v[i];
+        pv = mc::jacobi::block_sum(pv, red);
+        const T K = (T)0.5 * tk * pv;
+        for (int i = tid; i < m; i += nt) p[i] -= K * v[i]; /* w, in place (own entries only) */
+        __syncthreads();
+        /* A22 -= v w^T + w v^T; products rounded separately and added in either order gives the
+         * same sum, so A stays exactly symmetric */
+        {
+            const int r0 = tid / RL, c0 = tid - r0 * RL;
+            if (r0 < G) {
+                for (int r = r0; r < m; r += G) {
+                    const T vr = v[r], wr = p[r];
+                    T *row = A + (int64_t)(k1 + r) * n + k1;
+                    for (int c = c0; c < m; c += RL) row[c] -= (mul_rn(vr, p[c]) + mul_rn(wr, v[c]));
+                }
+            }
+        }
+        __syncthreads();
+    }
+    if (tid == 0) {
+        if (n == 1) {
+            d[0] = A[0];
+        } else {
+            d[n - 2] = A[(int64_t)(n - 2) * n + n - 2];
+            d[n - 1] = A[(int64_t)(n - 1) * n + n - 1];
+            e[n - 2] = A[(int64_t)(n - 1) * n + n - 2];
+            tau[n - 2] = 0;
+        }
+        e[n - 1] = 0;
+        tau[n - 1] = 0;
+    }
+}
+
+/* ---- K2: eigenvalues by bisection, one thread per eigenvalue ---- */
+
+/* grid (ceil(n / blockDim), batch chunk); dynamic shared memory 3 n T. */
+template <typename T> __global__ void __launch_bounds__(kThreadsBis) k_bisect(Ws<T> ws, int n, int64_t b0) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    T *d = reinterpret_cast<T *>(smem), *e = d + n, *e2 = e + n;
+    __shared__ T red[32];
+    const int tid = threadIdx.x, nt = blockDim.x;
+    const int64_t b = b0 + blockIdx.y;
+    const int j = blockIdx.x * nt + tid;
+    T tn = 0, ngl = 0, gu = 0, e2m = 0;
+    for (int i = tid; i < n; i += nt) {
+        const T di = ws.d[b * n + i], ei = i + 1 < n ? ws.e[b * n + i] : (T)0, em = i > 0 ? ws.e[b * n + i - 1] : (T)0;
+        d[i] = di;
+        e[i] = ei;
+        e2[i] = ei * ei;
+        const T rad = absv(ei) + absv(em);
+        tn = maxv(tn, absv(di) + rad);
+        ngl = maxv(ngl, rad - di);
+        gu = maxv(gu, di + rad);
+        e2m = maxv(e2m, ei * ei);
+    }
+    /* block_max starts from 0: gl <= 0 <= gu, still bounds */
+    tn = mc::jacobi::block_max(tn, red);
+    ngl = mc::jacobi::block_max(ngl, red);
+    gu = mc::jacobi::block_max(gu, red);
+    e2m = mc::jacobi::block_max(e2m, red);
+    __syncthreads();
+    if (j >= n) return;
+    const T eps = Lim<T>::eps, pivmin = Lim<T>::tiny * maxv((T)1, e2m);
+    const T fudge = (T)2.1 * n * eps * tn + (T)4.2 * pivmin; /* dstebz's widening */
+    const T gl = -ngl - fudge, gh = gu + fudge;
+    const T stol = eps * tn;
+    int lo = j, hi = j + 1;
+    while (lo > 0 && absv(e[lo - 1]) > stol) --lo;
+    while (hi < n && absv(e[hi - 1]) > stol) ++hi;
+    const T lam = hi - lo == 1 ? d[j] : bisect(d, e2, lo, hi, j - lo, gl, gh, eps * tn, pivmin);
+    ws.lam[b * n + j] = lam;
+    ws.blo[b * n + j] = lo;
+    ws.bhi[b * n + j] = hi;
+    if (j == 0) ws.scal[2 * b + 1] = tn;
+}
+
+/* ---- K3: inverse iteration, one thread per eigenvector ---- */
+
+template <typename T> inline size_t solve_smem(int n, int ch) {
+    const size_t P = ch + 1;
+    return 2 * (size_t)n * sizeof(T) + 3 * P * n * sizeof(T) + P * n;
+}
+
+/* grid (ceil(n / CH), batch chunk), CH = blockDim.x <= 32 threads; mode 0: every vector from a
+ * pseudo-random start, iters solves; mode 1: only members of clusters (size >= 2), from their
+ * current Z, iters solves. Dynamic shared memory solve_smem<T>(n, CH). */
+template <typename T> __global__ void __launch_bounds__(kMaxChunk) k_solve(Ws<T> ws, int n, int64_t b0, int mode, int iters) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    const int CH = blockDim.x, P = CH + 1, t = threadIdx.x;
+    T *d = reinterpret_cast<T *>(smem), *e = d + n, *X = e + n, *U1 = X + (size_t)P * n, *U2 = U1 + (size_t)P * n;
+    unsigned char *PV = reinterpret_cast<unsigned char *>(U2 + (size_t)P * n);
+    __shared__ int lo_s[kMaxChunk], hi_s[kMaxChunk], act_s[kMaxChunk];
+    const int64_t b = b0 + blockIdx.y;
+    const int j0 = blockIdx.x * CH, j = j0 + t;
+    if (ws.flag[2 * b]) return; /* whole block: NaN input, K4 writes NaN */
+    for (int i = t; i < n; i += CH) {
+        d[i] = ws.d[b * n + i];
+        e[i] = ws.e[b * n + i];
+    }
+    int lo = 0, hi = 0, act = 0;
+    if (j < n) {
+        lo = ws.blo[b * n + j];
+        hi = ws.bhi[b * n + j];
+        act = mode == 0 ? 1 : (ws.ce[b * n + j] - ws.cs[b * n + j] >= 2);
+    }
+    lo_s[t] = lo;
+    hi_s[t] = hi;
+    act_s[t] = act;
+    __syncthreads();
+    T *Zb = ws.Z + b * (int64_t)n * n;
+    if (mode == 1) { /* gather the start vectors, coalesced */
+        for (int u = 0; u < CH; ++u) {
+            if (!act_s[u]) continue;
+            const int l = lo_s[u], h = hi_s[u];
+            const T *zc = Zb + (int64_t)(j0 + u) * n;
+            for (int i = l + t; i < h; i += CH) X[(size_t)(i - l) * P + u] = zc[i];
+        }
+        __syncthreads();
+    }
+    if (act) {
+        const int s = hi - lo;
+        T *x = X + t;
+        if (s == 1) {
+            x[0] = 1;
+        } else {
+            const T tn = ws.scal[2 * b + 1], pert = maxv(Lim<T>::eps * tn, Lim<T>::tiny);
+            const T *lm = ws.lam + b * n;
+            T lam = lm[j];
+            if (mode == 1) { /* numerically repeated member: offset shift (see kDegShift) */
+                const int c0 = ws.cs[b * n + j], c1 = ws.ce[b * n + j];
+                const T gdeg = (T)kDegGap * Lim<T>::eps * tn;
+                if ((j > c0 && lam - lm[j - 1] <= gdeg) || (j + 1 < c1 && lm[j + 1] - lam <= gdeg))
+                    lam += (T)kDegShift * Lim<T>::eps * tn;
+            }
+            if (mode == 0)
+                for (int k = 0; k < s; ++k) x[(size_t)k * P] = hrand<T>((uint32_t)j, (uint32_t)(lo + k));
+            for (int it = 0; it < iters; ++it) {
+                tri_solve(d, e, lo, s, lam, pert, x, U1 + t, U2 + t, PV + t, P);
+                if (!normalize(x, s, P)) { /* cannot happen in exact terms; keep a unit vector */
+                    for (int k = 0; k < s; ++k) x[(size_t)k * P] = k == j - lo ? (T)1 : (T)0;
+                }
+            }
+        }
+    }
+    __syncthreads();
+    /* scatter, coalesced; mode 0 also writes the zeros outside the block */
+    for (int u = 0; u < CH; ++u) {
+        if (!act_s[u]) continue;
+        const int l = lo_s[u], h = hi_s[u];
+        T *zc = Zb + (int64_t)(j0 + u) * n;
+        if (mode == 0) {
+            for (int i = t; i < n; i += CH) zc[i] = (i >= l && i < h) ? X[(size_t)(i - l) * P + u] : (T)0;
+        } else {
+            for (int i = l + t; i < h; i += CH) zc[i] = X[(size_t)(i - l) * P + u];
+        }
+    }
+}
+
+/* ---- K3b: ranks, w, clusters; Gram-Schmidt inside clusters, one block per matrix ---- */
+
+template <typename T> inline size_t orth_smem(int n) { return 2 * (size_t)n * sizeof(T) + 5 * (size_t)n * sizeof(int); }
+
+/* phase 0: also ranks, w, clusters (cs, ce), info = 0; phase 2: info = breakdowns. */
+template <typename T>
+__global__ void __launch_bounds__(kThreadsOrth) k_orth(Ws<T> ws, T *__restrict__ w, int32_t *__restrict__ info, int n, int phase) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    T *lam = reinterpret_cast<T *>(smem), *dots = lam + n;
+    int *cst = reinterpret_cast<int *>(dots + n), *csz = cst + n, *clo = csz + n, *chi = clo + n, *ord = chi + n;
+    __shared__ int nclu, redo, nfail;
+    const int tid = threadIdx.x, nt = blockDim.x, lane = tid & 31, warp = tid >> 5, nw = nt >> 5;
+    const int64_t b = blockIdx.x;
+    const int bad = ws.flag[2 * b];
+    const int32_t *blo = ws.blo + b * n, *bhi = ws.bhi + b * n;
+    int32_t *cs = ws.cs + b * n, *ce = ws.ce + b * n;
+    if (phase == 0) {
+        for (int i = tid; i < n; i += nt) lam[i] = ws.lam[b * n + i];
+        __syncthreads();
+        const T scale = ws.scal[2 * b], ortol = (T)1e-3 * ws.scal[2 * b + 1];
+        for (int j = tid; j < n; j += nt) {
+            const T lj = lam[j];
+            int r = 0;
+            for (int i = 0; i < n; ++i) {
+                const T li = lam[i];
+                r += li < lj || (li == lj && i < j);
+            }
+            ws.rank[b * n + j] = r;
+            w[b * n + r] = bad ? (T)NAN : lj / scale;
+            const int lo = blo[j], hi = bhi[j];
+            int s = j, en = j + 1;
+            while (s > lo && lam[s] - lam[s - 1] < ortol) --s;
+            while (en < hi && lam[en] - lam[en - 1] < ortol) ++en;
+            cs[j] = s;
+            ce[j] = en;
+        }
+        if (tid == 0) info[b] = 0;
+    }
+    if (bad) return; /* uniform */
+    if (tid == 0) {
+        nclu = 0;
+        redo = 0;
+        nfail = 0;
+    }
+    __syncthreads(); /* also: cs, ce written above are visible to the block */
+    for (int j = tid; j < n; j += nt) {
+        const int s = cs[j], en = ce[j];
+        if (s == j && en - j >= 2) {
+            const int c = atomicAdd(&nclu, 1);
+            cst[c] = j;
+            csz[c] = en - j;
+            clo[c] = blo[j];
+            chi[c] = bhi[j];
+        }
+    }
+    __syncthreads();
+    const int K = nclu;
+    if (K == 0) return; /* uniform */
+    /* clusters by size, descending (ties by start): the active ones at step m are a prefix */
+    for (int c = tid; c < K; c += nt) {
+        int pos = 0;
+        for (int c2 = 0; c2 < K; ++c2) pos += csz[c2] > csz[c] || (csz[c2] == csz[c] && cst[c2] < cst[c]);
+        ord[pos] = c;
+    }
+    __syncthreads();
+    const int maxsz = csz[ord[0]];
+    T *Zb = ws.Z + b * (int64_t)n * n;
+    const T eps = Lim<T>::eps, vanish = (T)1e4 * eps * eps; /* squared norm: remaining norm < 100 eps */
+    int am = K;
+    for (int m = 1; m < maxsz; ++m) {
+        while (am > 0 && csz[ord[am - 1]] <= m) --am; /* clusters with a member m; am * m < n */
+        for (int pass = 0; pass < 4; ++pass) {
+            if (pass >= 2 && !redo) break; /* uniform: redo set before a barrier */
+            /* dots[a m + p] = <z_{start + p}, z_{start + m}>, one warp per dot */
+            for (int t = warp; t < am * m; t += nw) {
+                const int a = t / m, pi = t - a * m, c = ord[a];
+                const T *zj = Zb + (int64_t)(cst[c] + m) * n, *zp = Zb + (int64_t)(cst[c] + pi) * n;
+                T acc = 0;
+                for (int i = clo[c] + lane; i < chi[c]; i += 32) acc += zp[i] * zj[i];
+                acc = mc::jacobi::warp_sum(acc);
+                if (lane == 0) dots[t] = acc;
+            }
+            __syncthreads();
+            /* z_{start + m} -= sum_p dots z_{start + p}, one thread per row */
+            for (int t = tid; t < am * n; t += nt) {
+                const int a = t / n, i = t - a * n, c = ord[a];
+                if (i < clo[c] || i >= chi[c]) continue;
+                const int base = cst[c];
+                T s = 0;
+                for (int pi = 0; pi < m; ++pi) s += dots[a * m + pi] * Zb[(int64_t)(base + pi) * n + i];
+                Zb[(int64_t)(base + m) * n + i] -= s;
+            }
+            __syncthreads();
+            if (pass == 1 || pass == 3) {
+                for (int a = warp; a < am; a += nw) {
+                    const int c = ord[a], l = clo[c], h = chi[c], jv = cst[c] + m;
+                    T *zj = Zb + (int64_t)jv * n;
+                    T ss = 0;
+                    for (int i = l + lane; i < h; i += 32) ss += zj[i] * zj[i];
+                    ss = mc::jacobi::warp_sum(ss);
+                    if (ss > vanish) {
+                        const T f = (T)1 / sq_root(ss);
+                        for (int i = l + lane; i < h; i += 32) zj[i] *= f;
+                        if (pass == 1 && ss < (T)0.25 && lane == 0) redo = 1; /* lost more than half: again */
+                    } else if (pass == 1) { /* in the span of the others: restart from a random vector */
+                        for (int i = l + lane; i < h; i += 32) zj[i] = hrand<T>((uint32_t)jv + 7919u * (phase + 1), (uint32_t)i);
+                        if (lane == 0) redo = 1;
+                    } else if (lane == 0) {
+                        atomicAdd(&nfail, 1);
+                    }
+                }
+                __syncthreads();
+            }
+        }
+        if (tid == 0) redo = 0;
+        __syncthreads();
+    }
+    if (phase == 2 && tid == 0) info[b] = nfail;
+}
+
+/* ---- K4: back-transformation Q = H_0 ... H_{n-3} Z and the output ---- */
+
+/* grid (ceil(n / (kWarpsBack C)), batch chunk), 32 kWarpsBack threads; R * 32 >= n; dynamic shared
+ * memory n (T + int). */
+template <typename T, int R, int C>
+__global__ void __launch_bounds__(32 * kWarpsBack) k_back(Ws<T> ws, T *__restrict__ q, int n, int64_t b0) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    T *tau = reinterpret_cast<T *>(smem);
+    int *rk = reinterpret_cast<int *>(tau + n);
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int64_t b = b0 + blockIdx.y;
+    for (int i = tid; i < n; i += blockDim.x) {
+        tau[i] = ws.tau[b * n + i];
+        rk[i] = ws.rank[b * n + i];
+    }
+    const int bad = ws.flag[2 * b];
+    __syncthreads();
+    const int j0 = (blockIdx.x * kWarpsBack + warp) * C;
+    T *qb = q + b * (int64_t)n * n;
+    if (bad) {
+        for (int c = 0; c < C; ++c)
+            if (j0 + c < n)
+                for (int i = lane; i < n; i += 32) qb[(int64_t)i * n + j0 + c] = (T)NAN;
+        return;
+    }
+    const T *Zb = ws.Z + b * (int64_t)n * n, *A = ws.A + b * (int64_t)n * n;
+    T z[R][C];
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+        for (int c = 0; c < C; ++c) {
+            const int i = lane + 32 * r, j = j0 + c;
+            z[r][c] = (i < n && j < n) ? Zb[(int64_t)j * n + i] : (T)0;
+        }
+    for (int k = n - 3; k >= 0; --k) {
+        const T tk = tau[k];
+        if (tk == 0) continue; /* uniform */
+        const T *vk = A + (int64_t)k * n;
+        T vr[R], dot[C];
+#pragma unroll
+        for (int c = 0; c < C; ++c) dot[c] = 0;
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+            vr[r] = 0;
+            if (32 * r + 31 > k && 32 * r < n) { /* warp-uniform: rows k+1.. only */
+                const int i = lane + 32 * r;
+                vr[r] = (i > k && i < n) ? vk[i] : (T)0;
+#pragma unroll
+                for (int c = 0; c < C; ++c) dot[c] += vr[r] * z[r][c];
+            }
+        }
+#pragma unroll
+        for (int c = 0; c < C; ++c) dot[c] = tk * mc::jacobi::warp_sum(dot[c]);
+#pragma unroll
+        for (int r = 0; r < R; ++r)
+            if (32 * r + 31 > k && 32 * r < n)
+#pragma unroll
+                for (int c = 0; c < C; ++c) z[r][c] -= dot[c] * vr[r];
+    }
+#pragma unroll
+    for (int c = 0; c < C; ++c) {
+        const int j = j0 + c;
+        if (j < n) {
+            const int col = rk[j];
+#pragma unroll
+            for (int r = 0; r < R; ++r) {
+                const int i = lane + 32 * r;
+                if (i < n) qb[(int64_t)i * n + col] = z[r][c];
+            }
+        }
+    }
+}
+
+/* ---- host side ---- */
+
+/* Bytes of workspace launch needs (0 for batch 0). */
+template <typename T> size_t workspace_bytes(int n, int64_t batch) {
+    if (n < 1 || batch <= 0) return 0;
+    return carve<T>(nullptr, n, batch, nullptr);
+}
+
+template <typename T> constexpr int max_n() { return kMaxN; }
+
+template <typename T, int R, int C>
+cudaError_t launch_back(const Ws<T> &ws, T *q, int n, int64_t batch, cudaStream_t stream) {
+    const size_t smem = (size_t)n * (sizeof(T) + sizeof(int));
+    const int per = kWarpsBack * C;
+    for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
+        const unsigned nb = (unsigned)(batch - b0 < 65535 ? batch - b0 : 65535);
+        k_back<T, R, C><<<dim3((unsigned)((n + per - 1) / per), nb), 32 * kWarpsBack, smem, stream>>>(ws, q, n, b0);
+    }
+    return cudaGetLastError();
+}
+
+/* Columns per warp of K4 (registers: R C + R values of T per thread). */
+template <typename T, int R> constexpr int back_cols() {
+    return sizeof(T) == 4 ? (R <= 16 ? 4 : 2) : (R <= 8 ? 4 : (R <= 16 ? 2 : 1));
+}
+
+/* Same as launch; marks (5 events, may be null) are recorded after K1, K2, K3, the cluster rounds
+ * and K4 (the harness's per-phase timing). */
+template <typename T>
+cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q, int32_t *info, int64_t batch, int n,
+                      void *workspace, cudaStream_t stream, cudaEvent_t *marks) {
+    if (n < 1 || n > kMaxN || batch < 0 || batch > 0x7fffffffLL) return cudaErrorInvalidValue;
+    if (batch == 0) return cudaSuccess;
+    if (!workspace || (reinterpret_cast<uintptr_t>(workspace) & 15)) return cudaErrorInvalidValue;
+    Ws<T> ws;
+    carve<T>(workspace, n, batch, &ws);
+    int dev = 0;
+    cudaError_t err = cudaGetDevice(&dev);
+    if (err != cudaSuccess) return err;
+    const size_t limit = mc::jacobi::smem_limit(dev);
+    auto mark = [&](int i) {
+        if (marks) cudaEventRecord(marks[i], stream);
+    };
+
+    /* K1 */
+    const size_t sm1 = (2 * (size_t)n + kThreadsTri) * sizeof(T);
+    if (sm1 > 48 * 1024 &&
+        (err = cudaFuncSetAttribute(k_tridiag<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm1)) != cudaSuccess)
+        return err;
+    k_tridiag<T><<<(unsigned)batch, kThreadsTri, sm1, stream>>>(a, sb, sr, sc, ws, n);
+    if ((err = cudaGetLastError()) != cudaSuccess) return err;
+    mark(0);
+
+    /* K2 */
+    const size_t sm2 = 3 * (size_t)n * sizeof(T);
+    for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
+        const unsigned nb = (unsigned)(batch - b0 < 65535 ? batch - b0 : 65535);
+        k_bisect<T><<<dim3((unsigned)((n + kThreadsBis - 1) / kThreadsBis), nb), kThreadsBis, sm2, stream>>>(ws, n, b0);
+    }
+    if ((err = cudaGetLastError()) != cudaSuccess) return err;
+    mark(1);
+
+    /* K3: the largest chunk (<= 32 vectors) whose factors fit in shared memory */
+    int ch = kMaxChunk;
+    while (ch > 1 && solve_smem<T>(n, ch) + 1024 > limit) ch /= 2;
+    const size_t sm3 = solve_smem<T>(n, ch);
+    if (sm3 > 48 * 1024 &&
+        (err = cudaFuncSetAttribute(k_solve<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm3)) != cudaSuccess)
+        return err;
+    auto solve = [&](int mode, int iters) {
+        for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
+            const unsigned nb = (unsigned)(batch - b0 < 65535 ? batch - b0 : 65535);
+            k_solve<T><<<dim3((unsigned)((n + ch - 1) / ch), nb), ch, sm3, stream>>>(ws, n, b0, mode, iters);
+        }
+    };
+    solve(0, kSolveIters);
+    if ((err = cudaGetLastError()) != cudaSuccess) return err;
+    mark(2);
+
+    /* K3b and the cluster rounds */
+    const size_t sm4 = orth_smem<T>(n);
+    k_orth<T><<<(unsigned)batch, kThreadsOrth, sm4, stream>>>(ws, w, info, n, 0);
+    for (int r = 1; r <= kClusterRounds; ++r) {
+        solve(1, 1);
+        k_orth<T><<<(unsigned)batch, kThreadsOrth, sm4, stream>>>(ws, w, info, n, r == kClusterRounds ? 2 : 1);
+    }
+    if ((err = cudaGetLastError()) != cudaSuccess) return err;
+    mark(3);
+
+    /* K4 */
+    if (n <= 128) err = launch_back<T, 4, back_cols<T, 4>()>(ws, q, n, batch, stream);
+    else if (n <= 256) err = launch_back<T, 8, back_cols<T, 8>()>(ws, q, n, batch, stream);
+    else if (n <= 512) err = launch_back<T, 16, back_cols<T, 16>()>(ws, q, n, batch, stream);
+    else err = launch_back<T, 32, back_cols<T, 32>()>(ws, q, n, batch, stream);
+    if (err != cudaSuccess) return err;
+    mark(4);
+    return cudaGetLastError();
+}
+
+/* a: (batch, n, n) at element strides (sb, sr, sc), lower triangle read; w: (batch, n); q: (batch,
+ * n, n) contiguous; info: (batch,); workspace: workspace_bytes<T>(n, batch) bytes, 16-byte aligned
+ * (not needed for batch 0). 1 <= n <= kMaxN (else cudaErrorInvalidValue). Runs on stream; no
+ * allocation, no sync. */
+template <typename T>
+cudaError_t launch(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q, int32_t *info, int64_t batch, int n,
+                   void *workspace, cudaStream_t stream) {
+    return launch_ex<T>(a, sb, sr, sc, w, q, info, batch, n, workspace, stream, nullptr);
+}
+
+} // namespace eigh_tridiag
+} // namespace mc
+
+#endif
