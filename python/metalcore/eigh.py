@@ -1,6 +1,7 @@
 """Batched symmetric eigendecomposition: `eigh(A, UPLO='L') -> (L, Q)` and `eigh_ex` (which also
-returns the per-matrix convergence info instead of raising). Jacobi in the C library (CPU: lane-
-batched cyclic Jacobi; CUDA: one block per matrix, round-robin parallel Jacobi)."""
+returns the per-matrix convergence info instead of raising). The C library: on the CPU, lane-batched
+cyclic Jacobi; on CUDA, Jacobi in registers for n <= 128 (fp64: 64) and Householder
+tridiagonalization with bisection and inverse iteration above (src/cuda/eigh.cu says which)."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -36,13 +37,14 @@ class EighExResult(NamedTuple):
 
 
 def check_info(info: Tensor, what: str) -> None:
-    """Raises torch.linalg.LinAlgError naming the first batch element whose Jacobi iteration did
-    not converge (a host sync: the op's contract needs the answer on the host)."""
+    """Raises torch.linalg.LinAlgError naming the first batch element whose solver did not
+    converge (a host sync: the op's contract needs the answer on the host). info: Jacobi sweeps
+    done, or (CUDA, tridiagonal kernel) eigenvectors whose re-orthogonalization broke down."""
     if info.numel() and bool((info != 0).any()):
         i = int((info != 0).nonzero()[0, 0])
         raise torch.linalg.LinAlgError(
-            f"metalcore.{what}: the Jacobi iteration did not converge for batch element {i} "
-            f"within {int(info[i])} sweeps")
+            f"metalcore.{what}: the solver did not converge for batch element {i} "
+            f"(info = {int(info[i])})")
 
 
 # fp32 Jacobi at large n accumulates the rounding of its rotations in the vectors: at n = 512 on

@@ -1,15 +1,18 @@
-/* eigh on CUDA, three kernels by size (per dtype; eigh_forward dispatches):
+/* eigh on CUDA, four kernels by size (per dtype; forward() dispatches):
  *   n <= 32 (float, double): eigh_warp.cuh, several matrices per warp, rows in registers;
  *   33 <= n <= 128 float, 33 <= n <= 64 double: eigh_block.cuh, one thread block per matrix, one
  *     row per thread in registers (same GF(2^m) pairing, cross-warp partners through shared
  *     memory);
+ *   up to n = 1024: eigh_tridiag.cuh, Householder tridiagonalization, bisection and inverse
+ *     iteration (Jacobi's ~20x more flops lose there: H100, fp32 100 x 256 4.9 ms against 163);
  *   above: eigh_jacobi below, parallel-order (round-robin) two-sided Jacobi, one thread block per
- *     matrix, the matrix in shared or global memory.
- * All three share the contract (lower triangle read at any strides, ascending eigenvalues with
- * ties by index, Q row major with column j the eigenvector of w[j], info = sweeps done when not
- * converged, NaN/Inf -> NaN w and Q), the stopping test and the exact power-of-two scaling of the
- * CPU reference (src/cpu/eigh_impl.inc); they run on the caller's stream, allocate nothing and
- * never synchronise with the host.
+ *     matrix, the matrix in shared or global memory (reached through the C API only: Python sends
+ *     n > 512 to cuSOLVER).
+ * All share the contract (lower triangle read at any strides, ascending eigenvalues with ties by
+ * index, Q row major with column j the eigenvector of w[j], info != 0 when not converged (Jacobi:
+ * sweeps done; tridiagonal: vectors whose re-orthogonalization broke down), NaN/Inf -> NaN w and
+ * Q) and the exact power-of-two scaling of the CPU reference (src/cpu/eigh_impl.inc); they run on
+ * the caller's stream, allocate nothing and never synchronise with the host.
  *
  * Why eigh_jacobi has this shape: the n/2 rotations of a round-robin round touch disjoint index
  * pairs, so a round is two block-wide steps: (1) one thread per pair computes its rotation; (2) the
@@ -21,6 +24,7 @@
  * Brent & Luk (1985), the systolic-array Jacobi method; the code is our own. */
 #include "../core/eigh.h"
 #include "eigh_block.cuh"
+#include "eigh_tridiag.cuh"
 #include "eigh_warp.cuh"
 #include "jacobi.cuh"
 
@@ -182,8 +186,14 @@ template <typename T> bool use_block(int64_t n, int device) {
            mc::eigh_block::smem_needed<T>((int)n) <= mc::jacobi::smem_limit(device);
 }
 
+/* Whether eigh_tridiag.cuh takes n: above the register kernels' range, up to its own limit. */
+template <typename T> bool use_tridiag(int64_t n, int device) {
+    return n > mc::eigh_warp::kMaxN && !use_block<T>(n, device) && n <= mc::eigh_tridiag::max_n<T>();
+}
+
 template <typename T> size_t workspace_size(const mc_eigh_args *x) {
     if (x->n <= mc::eigh_warp::kMaxN || use_block<T>(x->n, x->device)) return 0;
+    if (use_tridiag<T>(x->n, x->device)) return mc::eigh_tridiag::workspace_bytes<T>((int)x->n, x->batch);
     const Layout L = layout<T>(x->n, x->device);
     return L.in_smem ? 0 : L.mats * (size_t)x->batch;
 }
@@ -199,6 +209,10 @@ template <typename T> mc_status forward(const mc_eigh_args *x) {
     if (use_block<T>(n, x->device)) /* registers, one block per matrix */
         return mc::launch_status(
             mc::eigh_block::launch<T>(a, x->sa[0], x->sa[1], x->sa[2], w, q, x->info, x->batch, n, s), "eigh (block)");
+    if (use_tridiag<T>(n, x->device)) /* tridiagonalization; workspace checked by src/core/eigh.c */
+        return mc::launch_status(mc::eigh_tridiag::launch<T>(a, x->sa[0], x->sa[1], x->sa[2], w, q, x->info, x->batch,
+                                                             n, x->workspace, s),
+                                 "eigh (tridiagonal)");
     return launch<T>(x);
 }
 
