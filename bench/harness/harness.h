@@ -1,10 +1,13 @@
 /* Shared by the standalone harnesses of bench/harness: CK() stops the harness with the file, line
- * and CUDA error of a failed runtime call. */
+ * and CUDA error of a failed runtime call; time_ms() is the event timing they report. */
 #ifndef MC_BENCH_HARNESS_H
 #define MC_BENCH_HARNESS_H
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <type_traits>
+#include <vector>
 
 #include <cuda_runtime.h>
 
@@ -16,5 +19,42 @@
             exit(1);                                                                               \
         }                                                                                          \
     } while (0)
+
+static inline float median_ms(std::vector<float> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+constexpr int kWarm = 5, kReps = 30;
+
+/* Median ms of kReps calls of enqueue after kWarm warm-up calls, each call between its own pair of
+ * events, all queued back to back on the default stream (so host launch latency is hidden, as the
+ * Python benches' time_cuda does). enqueue takes the call's number k = 0, 1, ... (warm-ups
+ * included; use k % sets to rotate input sets) or no argument. */
+template <typename F> static float time_ms(F enqueue) {
+    static cudaEvent_t ev[2 * kReps];
+    static bool init = false;
+    if (!init) {
+        for (auto &e : ev) CK(cudaEventCreate(&e));
+        init = true;
+    }
+    int k = 0;
+    auto call = [&] {
+        if constexpr (std::is_invocable_v<F &, int>) enqueue(k++);
+        else enqueue();
+    };
+    for (int i = 0; i < kWarm; ++i) call();
+    CK(cudaGetLastError());
+    for (int i = 0; i < kReps; ++i) {
+        CK(cudaEventRecord(ev[2 * i]));
+        call();
+        CK(cudaEventRecord(ev[2 * i + 1]));
+    }
+    CK(cudaGetLastError());
+    CK(cudaDeviceSynchronize());
+    std::vector<float> t(kReps);
+    for (int i = 0; i < kReps; ++i) CK(cudaEventElapsedTime(&t[i], ev[2 * i], ev[2 * i + 1]));
+    return median_ms(t);
+}
 
 #endif

@@ -657,34 +657,6 @@ static std::vector<Variant> variants() {
 // =================================================================================================
 // Timing
 // =================================================================================================
-static float median_ms(std::vector<float> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
-constexpr int kWarm = 5, kReps = 30;
-// Times `enqueue(i)` kReps times, each between its own pair of events, all queued back to back;
-// median in ms.
-template <typename F> static float time_ms(F enqueue) {
-    static cudaEvent_t ev[2 * kReps];
-    static bool init = false;
-    if (!init) {
-        for (auto &e : ev) CK(cudaEventCreate(&e));
-        init = true;
-    }
-    int k = 0;
-    for (int i = 0; i < kWarm; ++i) enqueue(k++);
-    CK(cudaGetLastError());
-    for (int i = 0; i < kReps; ++i) {
-        CK(cudaEventRecord(ev[2 * i]));
-        enqueue(k++);
-        CK(cudaEventRecord(ev[2 * i + 1]));
-    }
-    CK(cudaGetLastError());
-    CK(cudaDeviceSynchronize());
-    std::vector<float> t(kReps);
-    for (int i = 0; i < kReps; ++i) CK(cudaEventElapsedTime(&t[i], ev[2 * i], ev[2 * i + 1]));
-    return median_ms(t);
-}
 
 static std::vector<std::vector<uint8_t>> download(const Problem &P) {
     std::vector<std::vector<uint8_t>> out(P.bufs.size());

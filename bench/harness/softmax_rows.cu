@@ -591,32 +591,6 @@ static void checks() {
 }
 
 // ---- timing -----------------------------------------------------------------------------------
-static float median_ms(std::vector<float> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
-constexpr int kWarm = 5, kReps = 30;
-
-template <typename F> static float time_ms(F enqueue, int sets) {
-    static cudaEvent_t ev[2 * kReps];
-    static bool init = false;
-    if (!init) {
-        for (auto &e : ev) CK(cudaEventCreate(&e));
-        init = true;
-    }
-    for (int i = 0; i < kWarm; ++i) enqueue(i % sets);
-    CK(cudaGetLastError());
-    for (int i = 0; i < kReps; ++i) {
-        CK(cudaEventRecord(ev[2 * i]));
-        enqueue(i % sets);
-        CK(cudaEventRecord(ev[2 * i + 1]));
-    }
-    CK(cudaGetLastError());
-    CK(cudaDeviceSynchronize());
-    std::vector<float> t(kReps);
-    for (int i = 0; i < kReps; ++i) CK(cudaEventElapsedTime(&t[i], ev[2 * i], ev[2 * i + 1]));
-    return median_ms(t);
-}
 
 static double g_copy_tbs = 0;
 
@@ -624,7 +598,7 @@ static double copy_rate() {
     const size_t B = 1ull << 30;
     DevBuf a(B), b(B);
     CK(cudaMemset(a.p, 1, B));
-    const float ms = time_ms([&](int) { CK(cudaMemcpyAsync(b.p, a.p, B, cudaMemcpyDeviceToDevice)); }, 1);
+    const float ms = time_ms([&] { CK(cudaMemcpyAsync(b.p, a.p, B, cudaMemcpyDeviceToDevice)); });
     return 2.0 * B / (ms * 1e-3) / 1e12;
 }
 
@@ -670,7 +644,8 @@ static std::vector<double> time_case(Dt d, int64_t rows, int64_t n, Op op, const
         a.workspace_bytes = wsb;
         bool bad = false;
         const float ms = time_ms(
-            [&](int i) {
+            [&](int k) {
+                const int i = k % sets;
                 mc_softmax_args b = a;
                 if (op != kBwd) {
                     b.x = X[i]->p;
@@ -684,8 +659,7 @@ static std::vector<double> time_case(Dt d, int64_t rows, int64_t n, Op op, const
                     b.dx = DX[i]->p;
                     if (run(d, r, b, true) != MC_STATUS_SUCCESS) bad = true;
                 }
-            },
-            sets);
+            });
         const double u = bad ? NAN : ms * 1e3;
         us.push_back(u);
         if (print) {

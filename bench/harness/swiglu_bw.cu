@@ -595,35 +595,6 @@ __global__ void fill_rand(bf16 *p, size_t n, size_t period, size_t split, unsign
     }
 }
 
-static float median_ms(std::vector<float> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
-
-constexpr int kWarm = 5, kReps = 30;
-
-// Times `enqueue` kReps times, each between its own pair of events, all queued back to back (so
-// host launch latency is hidden); median in ms.
-template <typename F> static float time_ms(F enqueue) {
-    static cudaEvent_t ev[2 * kReps];
-    static bool init = false;
-    if (!init) {
-        for (auto &e : ev) CK(cudaEventCreate(&e));
-        init = true;
-    }
-    for (int i = 0; i < kWarm; ++i) enqueue();
-    CK(cudaGetLastError());
-    for (int i = 0; i < kReps; ++i) {
-        CK(cudaEventRecord(ev[2 * i]));
-        enqueue();
-        CK(cudaEventRecord(ev[2 * i + 1]));
-    }
-    CK(cudaGetLastError());
-    CK(cudaDeviceSynchronize());
-    std::vector<float> t(kReps);
-    for (int i = 0; i < kReps; ++i) CK(cudaEventElapsedTime(&t[i], ev[2 * i], ev[2 * i + 1]));
-    return median_ms(t);
-}
 
 struct Summary {
     std::string layout, pass, name;
