@@ -26,6 +26,14 @@
 // library default and the knob variants (long_tpr 256 / 1024: threads per block before a row takes
 // more blocks); 64 x 131072 fp32, 1 x 262144 fp32, 16384 x 4096 bf16 forward and forward +
 // backward with the old reg/split kernels (baseline) and forced layouts of the short-row kernel.
+// Long-row forward variants of bench/harness/softmax_long.cuh (harness only: a cluster of C = 1..16
+// blocks per row, each block's slice in registers (8 vectors per thread; raw 16-bit values for
+// bf16 / fp16) plus dynamic shared memory filled by cp.async, so a whole 32 MB batch can be
+// resident in one wave): named LC<C>T<threads>, checked forward (the backward of such a runner is
+// the library's) at 32768 .. 262144 cols and ragged widths, several rows per cluster (g<k>: at most
+// k clusters launched), non-finite rows; timed at 64 x 131072 fp32, 128 x 131072 bf16, 256 x 65536
+// bf16 / fp32 and the 16M-element sweep from 32768 cols, next to the library; the start prints
+// their registers, shared memory, blocks per SM, max active clusters and waves.
 // The old library numbers on the H100 from bench/bench_softmax.py (before this change): 64 x 131072
 // fp32 78 us (0.86 TB/s); 16384 x 4096 bf16 111 us fwd (2.42 TB/s), 253 us fwd+bwd; sweep fp32
 // 8192..262144 cols 1.25 TB/s, bf16 16384..262144 0.81 TB/s; Liger 90.7 us / 224 us at 16384 x
@@ -46,6 +54,8 @@
 
 #include "../../src/cuda/runtime.cu"
 #include "../../src/cuda/softmax.cu"
+
+#include "softmax_long.cuh" /* longrow::: the register + shared memory long-row forward (harness only) */
 
 #include "harness.h" /* CK() */
 
@@ -357,19 +367,34 @@ static std::string plan_str(const Plan &p) {
 
 /* How a run is launched: the library entry point (plan by the library), or a given plan. */
 struct Runner {
-    enum Mode { kLibrary, kPlan, kOld } mode = kLibrary;
+    enum Mode { kLibrary, kPlan, kOld, kLong } mode = kLibrary;
     Plan plan{};  /* kPlan: the forward's (and the backward's unless bplan_set) */
     Plan bplan{};
     bool bplan_set = false;
+    longrow::LongPlan lplan{}; /* kLong: the forward (softmax_long.cuh); the backward is the library's */
     std::string name = "library";
 };
+
+static std::string long_str(const longrow::LongPlan &p, size_t es) {
+    char b[128];
+    snprintf(b, sizeof b, "long C=%d tpr=%d reg=%d sv=%d smem=%zuKB", p.csize, p.tpr, p.tpr * longrow::kNV * (int)(16 / es),
+             p.sv, longrow::long_smem_bytes(p) / 1024);
+    return b;
+}
 
 static Plan lib_plan(const mc_softmax_args &a, bool bwd, int long_tpr = 512, int spread = 8) {
     return make_plan(&a, bwd, long_tpr, spread);
 }
 
 template <typename T> static mc_status run_t(const Runner &r, const mc_softmax_args &a, bool bwd) {
-    if (r.mode == Runner::kLibrary) return bwd ? mc_cuda_softmax_backward(&a) : mc_cuda_softmax_forward(&a);
+    if (r.mode == Runner::kLibrary || (r.mode == Runner::kLong && bwd))
+        return bwd ? mc_cuda_softmax_backward(&a) : mc_cuda_softmax_forward(&a);
+    if (r.mode == Runner::kLong) {
+        const cudaError_t e = longrow::launch_long<T>(static_cast<const T *>(a.x), static_cast<T *>(a.y), a.outer, a.n, r.lplan,
+                                                      mc::as_stream(a.stream));
+        if (e != cudaSuccess) return mc::launch_status(e, "softmax long forward");
+        return mc::check_launch("softmax long forward");
+    }
     if (r.mode == Runner::kOld) {
         if (baseline::old_reg_launch<T>(&a, bwd, nullptr)) return mc::check_launch("old");
         Plan p = make_plan(&a, bwd);
@@ -481,9 +506,12 @@ static void check_case(Dt d, int64_t rows, int64_t n, Fill fill, const Runner &r
     DevBuf WS(wsb);
     a.workspace = WS.p;
     a.workspace_bytes = wsb;
-    const std::string fplan = r.mode == Runner::kOld ? "old reg or split" : plan_str(r.mode == Runner::kPlan ? r.plan : lib_plan(a, false));
-    const std::string bplan = r.mode == Runner::kOld ? "old reg or split"
-                                                     : plan_str(r.mode == Runner::kPlan ? (r.bplan_set ? r.bplan : r.plan) : lib_plan(a, true));
+    const std::string fplan = r.mode == Runner::kOld    ? "old reg or split"
+                              : r.mode == Runner::kLong ? long_str(r.lplan, es)
+                                                        : plan_str(r.mode == Runner::kPlan ? r.plan : lib_plan(a, false));
+    const std::string bplan = r.mode == Runner::kOld    ? "old reg or split"
+                              : r.mode == Runner::kLong ? "library: " + plan_str(lib_plan(a, true))
+                                                        : plan_str(r.mode == Runner::kPlan ? (r.bplan_set ? r.bplan : r.plan) : lib_plan(a, true));
     a.x = xp;
     a.y = yp;
     mc_status s1 = run(d, r, a, false);
@@ -533,6 +561,70 @@ static Runner forced(const char *name, Plan p) {
 static Plan rows_plan(int tpr, int nv, int rpb, int csize = 1) {
     Plan p = {kRows, nv, tpr, rpb, csize, 0, 0};
     return p;
+}
+
+// ---- the register + shared memory long-row forward (softmax_long.cuh) ---------------------------
+
+static const void *long_kernel_of(Dt d) {
+    return d == F32 ? longrow::long_kernel<float>() : d == BF16 ? longrow::long_kernel<__nv_bfloat16>() : longrow::long_kernel<__half>();
+}
+
+static Runner long_runner(Dt d, int64_t n, int csize, int tpr, int max_clusters = 0) {
+    Runner r;
+    r.mode = Runner::kLong;
+    r.lplan = longrow::long_plan(n, (int)dt_size(d), csize, tpr);
+    r.lplan.max_clusters = max_clusters;
+    char b[48];
+    snprintf(b, sizeof b, max_clusters ? "LC%dT%dg%d" : "LC%dT%d", csize, tpr, max_clusters);
+    r.name = b;
+    return r;
+}
+
+/* The (C, TPR) shapes tried: a block of 256..1024 threads, 1..16 blocks per row. */
+static const int kLongShapes[][2] = {{1, 1024}, {1, 512}, {2, 1024}, {2, 512}, {4, 512}, {4, 256}, {8, 256}, {16, 256}};
+
+/* The long-row variants that fit (d, n) and can be resident (max active clusters > 0): the
+ * registers fully used (or, without shared memory, at least half used). print: one line each with
+ * registers / shared memory per block, blocks per SM, max active clusters and the waves that
+ * `rows` rows take. */
+static std::vector<Runner> long_variants(Dt d, int64_t rows, int64_t n, bool print) {
+    std::vector<Runner> out;
+    const int vec = 16 / (int)dt_size(d);
+    for (auto &cs : kLongShapes) {
+        Runner r = long_runner(d, n, cs[0], cs[1]);
+        const longrow::LongPlan &p = r.lplan;
+        if (p.sv < 0) continue;
+        const int64_t slice = (n + p.csize - 1) / p.csize, reg = (int64_t)longrow::kNV * p.tpr * vec;
+        if (p.sv > 0 ? reg > slice : reg >= 2 * slice) continue;
+        int clusters = 0, bps = 0;
+        longrow::long_occupancy(long_kernel_of(d), p, &clusters, &bps);
+        if (clusters <= 0) {
+            if (print) printf("  %-4s n %-6lld %-9s %-52s cannot run (0 active clusters)\n", dt_name(d), (long long)n, r.name.c_str(),
+                              long_str(p, dt_size(d)).c_str());
+            continue;
+        }
+        if (print)
+            printf("  %-4s %5lld x %-6lld %-9s %-52s %d blocks/SM, max active clusters %d, %lld wave(s)\n", dt_name(d),
+                   (long long)rows, (long long)n, r.name.c_str(), long_str(p, dt_size(d)).c_str(), bps, clusters,
+                   (long long)((rows + clusters - 1) / clusters));
+        out.push_back(r);
+    }
+    return out;
+}
+
+static void long_checks() {
+    for (Dt d : {F32, BF16, F16}) {
+        for (int64_t n : {32768, 65536, 65544, 131072, 131080, 262144}) {
+            for (Runner &r : long_variants(d, 7, n, false)) {
+                check_case(d, 7, n, kRandom, r);
+                if (n == 65536 || n == 131072) check_case(d, 10, n, kNonFinite, r);
+            }
+        }
+        // several rows per cluster (grid-stride loop, shared memory reused across rows)
+        check_case(d, 13, 131072, kRandom, long_runner(d, 131072, 2, 512, 3));
+        check_case(d, 10, 65536, kNonFinite, long_runner(d, 65536, 1, 512, 4));
+        check_case(d, 9, 65544, kRandom, long_runner(d, 65544, 4, 256, 2));
+    }
 }
 
 static void checks() {
@@ -588,6 +680,7 @@ static void checks() {
         check_case(F32, 7, 131072, kRandom, old);
         check_case(F32, 333, 4096, kRandom, old);
     }
+    long_checks();
 }
 
 // ---- timing -----------------------------------------------------------------------------------
@@ -670,6 +763,8 @@ static std::vector<double> time_case(Dt d, int64_t rows, int64_t n, Op op, const
             } else if (r.mode == Runner::kPlan) {
                 plan = plan_str(r.plan);
                 if (op != kFwd && r.bplan_set) plan += " / " + plan_str(r.bplan);
+            } else if (r.mode == Runner::kLong) {
+                plan = op == kBwd ? "library " + plan_str(lib_plan(a, true)) : long_str(r.lplan, es);
             } else {
                 plan = "old reg or split";
             }
@@ -703,8 +798,21 @@ static void timings() {
     printf("\n== targets ==\n");
     {
         std::vector<Runner> rs = {lib, old, knob("lt256", F32, 64, 131072, 256), knob("lt1024", F32, 64, 131072, 1024)};
-        time_case(F32, 64, 131072, kFwd, rs);
+        std::vector<Runner> fw = rs;
+        printf("long-row variants (registers + shared memory), 64 x 131072 fp32:\n");
+        for (Runner &r : long_variants(F32, 64, 131072, true)) fw.push_back(r);
+        time_case(F32, 64, 131072, kFwd, fw);
         time_case(F32, 64, 131072, kBwd, rs);
+    }
+    printf("\n== long rows: library vs register + shared memory variants (forward) ==\n");
+    {
+        const struct { Dt d; int64_t rows, n; } shapes[] = {{BF16, 128, 131072}, {BF16, 256, 65536}, {F32, 256, 65536}};
+        for (auto &sh : shapes) {
+            printf("long-row variants, %lld x %lld %s:\n", (long long)sh.rows, (long long)sh.n, dt_name(sh.d));
+            std::vector<Runner> rs = {lib, knob("lt1024", sh.d, sh.rows, sh.n, 1024)};
+            for (Runner &r : long_variants(sh.d, sh.rows, sh.n, true)) rs.push_back(r);
+            time_case(sh.d, sh.rows, sh.n, kFwd, rs);
+        }
     }
     {
         std::vector<Runner> rs = {lib, old, knob("spread16", F32, 1, 262144, 512, 16), knob("lt1024", F32, 1, 262144, 1024)};
@@ -742,6 +850,29 @@ static void timings() {
     printf("%-7s | %-43s | %-43s\n", "cols", "fp32: library old lt256 lt1024", "bf16: library old lt256 lt1024");
     for (auto &l : lines) printf("%s\n", l.c_str());
 
+    printf("\n== sweep at 16M elements from 32768 cols, forward: library vs long-row variants ==\n");
+    std::vector<std::string> llines;
+    for (int64_t n = 32768; n <= 262144; n *= 2) {
+        const int64_t rows = (1 << 24) / n;
+        for (Dt d : {F32, BF16}) {
+            std::vector<Runner> rs = {lib};
+            for (Runner &r : long_variants(d, rows, n, true)) rs.push_back(r);
+            std::vector<double> us = time_case(d, rows, n, kFwd, rs, true);
+            const double bytes = (double)(1 << 24) * dt_size(d) * 2;
+            std::string l;
+            char b[64];
+            snprintf(b, sizeof b, "%-7lld %-4s", (long long)n, dt_name(d));
+            l += b;
+            for (size_t i = 0; i < rs.size(); ++i) {
+                snprintf(b, sizeof b, " %s %.2f", rs[i].name.c_str(), bytes / (us[i] * 1e-6) / 1e12);
+                l += b;
+            }
+            llines.push_back(l);
+        }
+    }
+    printf("\n== long sweep summary (TB/s; copy %.2f) ==\n", g_copy_tbs);
+    for (auto &l : llines) printf("%s\n", l.c_str());
+
     printf("\n== sweep at 16M elements, backward (library vs old) ==\n");
     for (int64_t n = 512; n <= 262144; n *= 4)
         for (Dt d : {F32, BF16}) time_case(d, (1 << 24) / n, n, kBwd, {lib, old});
@@ -762,6 +893,21 @@ int main(int argc, char **argv) {
                 for (int t : {256, 512, 1024}) printf(" C%dxT%d=%d", c, t, active_clusters(cluster_kernel(dt_mc(d), bwd), 0, c, t));
             printf("\n");
         }
+    // the register + shared memory long-row forward (softmax_long.cuh): per-kernel resources and
+    // the occupancy of each variant at the timed shapes
+    for (Dt d : {F32, BF16, F16}) {
+        cudaFuncAttributes fa;
+        CK(cudaFuncGetAttributes(&fa, long_kernel_of(d)));
+        printf("long-row kernel %s: %d registers/thread, %zu B static shared, %zu B local\n", dt_name(d), fa.numRegs,
+               fa.sharedSizeBytes, fa.localSizeBytes);
+    }
+    printf("long-row variants (occupancy):\n");
+    {
+        const struct { Dt d; int64_t rows, n; } shapes[] = {{F32, 64, 131072}, {BF16, 128, 131072}, {BF16, 256, 65536},
+                                                            {F32, 256, 65536}, {F32, 512, 32768}, {BF16, 512, 32768},
+                                                            {F32, 64, 262144}, {BF16, 64, 262144}};
+        for (auto &sh : shapes) long_variants(sh.d, sh.rows, sh.n, true);
+    }
     if (do_check) {
         checks();
         printf("\nchecks: %d passed, %d failed\n", g_pass, g_fail);
