@@ -81,15 +81,11 @@ def _batch_msg(info: Tensor, nbatch: int):
 
 # ---- Cholesky -------------------------------------------------------------------------------
 
-def _cholesky_impl(A: Tensor, upper: bool):
+def _cholesky_impl(A: Tensor, upper: bool) -> tuple[Tensor, Tensor]:
     L = torch.empty_like(A, memory_format=torch.contiguous_format)
     info = _info(A)
     _C.cholesky(A, upper, L, info)
     return L, info
-
-
-def _cholesky_op_def(A: Tensor, upper: bool) -> tuple[Tensor, Tensor]:
-    return _cholesky_impl(A, upper)
 
 
 def _cholesky_op_fake(A, upper):
@@ -114,7 +110,7 @@ def _cholesky_backward(ctx, gL, _ginfo):
     return gA, None
 
 
-_cholesky_op = fused_op("cholesky_ex", _cholesky_op_def, _cholesky_op_fake, _cholesky_setup, _cholesky_backward)
+_cholesky_op = fused_op("cholesky_ex", _cholesky_impl, _cholesky_op_fake, _cholesky_setup, _cholesky_backward)
 
 
 def cholesky_ex(A: Tensor, upper: bool = False, *, check_errors: bool = False):
@@ -149,14 +145,10 @@ def cholesky(A: Tensor, upper: bool = False) -> Tensor:
 
 # ---- triangular solve -----------------------------------------------------------------------
 
-def _trsm_impl(A: Tensor, B: Tensor, lower: bool, transpose: bool, unit: bool) -> Tensor:
+def _trsm_impl(A: Tensor, B: Tensor, lower: bool, transpose: bool, unit_diagonal: bool) -> Tensor:
     X = torch.empty_like(B, memory_format=torch.contiguous_format)
-    _C.trsm(A, B, lower, transpose, unit, X)
+    _C.trsm(A, B, lower, transpose, unit_diagonal, X)
     return X
-
-
-def _trsm_op_def(A: Tensor, B: Tensor, lower: bool, transpose: bool, unit_diagonal: bool) -> Tensor:
-    return _trsm_impl(A, B, lower, transpose, unit_diagonal)
 
 
 def _trsm_op_fake(A, B, lower, transpose, unit_diagonal):
@@ -182,7 +174,7 @@ def _trsm_backward(ctx, gX):
     return gA, gB, None, None, None
 
 
-_trsm_op = fused_op("trsm", _trsm_op_def, _trsm_op_fake, _trsm_setup, _trsm_backward)
+_trsm_op = fused_op("trsm", _trsm_impl, _trsm_op_fake, _trsm_setup, _trsm_backward)
 
 
 def trsm(A: Tensor, B: Tensor, lower: bool = True, transpose: bool = False,
@@ -212,17 +204,13 @@ def trsm(A: Tensor, B: Tensor, lower: bool = True, transpose: bool = False,
 
 # ---- LU: solve, lu_factor, lu_solve ---------------------------------------------------------
 
-def _solve_impl(A: Tensor, B: Tensor):
+def _solve_impl(A: Tensor, B: Tensor) -> tuple[Tensor, Tensor]:
     X = torch.empty_like(B, memory_format=torch.contiguous_format)
     info = _info(A)
     nbytes = _C.solve_workspace_size(A, B)
     ws = torch.empty(nbytes, dtype=torch.uint8, device=A.device) if nbytes else None
     _C.solve(A, B, X, info, ws)
     return X, info
-
-
-def _solve_op_def(A: Tensor, B: Tensor) -> tuple[Tensor, Tensor]:
-    return _solve_impl(A, B)
 
 
 def _solve_op_fake(A, B):
@@ -241,7 +229,7 @@ def _solve_backward(ctx, gX, _ginfo):
     return gA, gB
 
 
-_solve_op = fused_op("solve_ex", _solve_op_def, _solve_op_fake, _solve_setup, _solve_backward)
+_solve_op = fused_op("solve_ex", _solve_impl, _solve_op_fake, _solve_setup, _solve_backward)
 
 
 def _raise_singular(info: Tensor, nbatch: int, name: str = "torch.linalg.solve") -> None:
@@ -284,16 +272,12 @@ def solve(A: Tensor, B: Tensor) -> Tensor:
     return X.squeeze(-1) if vector else X
 
 
-def _lu_factor_impl(A: Tensor):
+def _lu_factor_impl(A: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     LU = torch.empty_like(A, memory_format=torch.contiguous_format)
     piv = torch.empty(A.shape[:-1], dtype=torch.int32, device=A.device)
     info = _info(A)
     _C.lu_factor(A, LU, piv, info)
     return LU, piv, info
-
-
-def _lu_factor_op_def(A: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    return _lu_factor_impl(A)
 
 
 def _lu_factor_op_fake(A):
@@ -316,7 +300,7 @@ def _lu_factor_backward(ctx, gLU, _gpiv, _ginfo):
     return P @ S
 
 
-_lu_factor_op = fused_op("lu_factor_ex", _lu_factor_op_def, _lu_factor_op_fake, _lu_factor_setup, _lu_factor_backward)
+_lu_factor_op = fused_op("lu_factor_ex", _lu_factor_impl, _lu_factor_op_fake, _lu_factor_setup, _lu_factor_backward)
 
 
 def lu_factor_ex(A: Tensor, *, check_errors: bool = False):
@@ -336,14 +320,10 @@ def lu_factor(A: Tensor):
     return LU, piv
 
 
-def _lu_solve_impl(LU: Tensor, piv: Tensor, B: Tensor, adjoint: bool) -> Tensor:
+def _lu_solve_impl(LU: Tensor, pivots: Tensor, B: Tensor, adjoint: bool) -> Tensor:
     X = torch.empty_like(B, memory_format=torch.contiguous_format)
-    _C.lu_solve(LU, piv, B, adjoint, X)
+    _C.lu_solve(LU, pivots, B, adjoint, X)
     return X
-
-
-def _lu_solve_op_def(LU: Tensor, pivots: Tensor, B: Tensor, adjoint: bool) -> Tensor:
-    return _lu_solve_impl(LU, pivots, B, adjoint)
 
 
 def _lu_solve_op_fake(LU, pivots, B, adjoint):
@@ -363,7 +343,7 @@ def _lu_solve_backward(ctx, gX):
     return None, None, lu_solve(LU, piv, gX, adjoint=not ctx.adjoint), None
 
 
-_lu_solve_op = fused_op("lu_solve", _lu_solve_op_def, _lu_solve_op_fake, _lu_solve_setup, _lu_solve_backward)
+_lu_solve_op = fused_op("lu_solve", _lu_solve_impl, _lu_solve_op_fake, _lu_solve_setup, _lu_solve_backward)
 
 
 def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoint: bool = False) -> Tensor:
@@ -403,7 +383,7 @@ def _qr_shapes(A: Tensor, mode: str):
     return None, (*b, k, n)
 
 
-def _qr_impl(A: Tensor, mode: str):
+def _qr_impl(A: Tensor, mode: str) -> tuple[Tensor, Tensor]:
     qs, rs = _qr_shapes(A, mode)
     Q = torch.empty(qs, dtype=A.dtype, device=A.device) if qs is not None else A.new_empty(0)
     R = torch.empty(rs, dtype=A.dtype, device=A.device)
@@ -412,10 +392,6 @@ def _qr_impl(A: Tensor, mode: str):
     ws = torch.empty(nbytes, dtype=torch.uint8, device=A.device) if nbytes else None
     _C.qr(A, code, Q if qs is not None else None, R, ws)
     return Q, R
-
-
-def _qr_op_def(A: Tensor, mode: str) -> tuple[Tensor, Tensor]:
-    return _qr_impl(A, mode)
 
 
 def _qr_op_fake(A, mode):
@@ -458,7 +434,7 @@ def _qr_backward(ctx, gQ, gR):
     return torch.cat([gX, Q @ gV], dim=-1), None
 
 
-_qr_op = fused_op("qr", _qr_op_def, _qr_op_fake, _qr_setup, _qr_backward)
+_qr_op = fused_op("qr", _qr_impl, _qr_op_fake, _qr_setup, _qr_backward)
 
 
 def qr(A: Tensor, mode: str = "reduced"):
