@@ -48,21 +48,7 @@
 
 #include "harness.h" /* CK() */
 
-// Stand-ins for the three src/core/status.c functions the CUDA sources call.
-extern "C" {
-static char g_last_error[512];
-mc_status mc_fail(mc_status status, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(g_last_error, sizeof g_last_error, fmt, ap);
-    va_end(ap);
-    return status;
-}
-size_t mc_dtype_size(mc_dtype d) { return d == MC_DTYPE_F32 ? 4 : d == MC_DTYPE_F64 ? 8 : 2; }
-const char *mc_dtype_name(mc_dtype d) {
-    return d == MC_DTYPE_F32 ? "float32" : d == MC_DTYPE_F16 ? "float16" : d == MC_DTYPE_BF16 ? "bfloat16" : "other";
-}
-}
+#include "core_stubs.h" /* mc_fail, mc_dtype_size, mc_dtype_name */
 
 typedef __nv_bfloat16 bf16;
 

@@ -59,20 +59,7 @@
 
 #include "harness.h" /* CK() */
 
-// ---- the few core symbols the two library files need (src/core/status.c is C11) ----------------
-extern "C" mc_status mc_fail(mc_status status, const char *fmt, ...) {
-    static char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "mc_fail: %s\n", buf);
-    return status;
-}
-extern "C" size_t mc_dtype_size(mc_dtype d) { return d == MC_DTYPE_F32 ? 4 : d == MC_DTYPE_F64 ? 8 : 2; }
-extern "C" const char *mc_dtype_name(mc_dtype d) {
-    return d == MC_DTYPE_F32 ? "f32" : d == MC_DTYPE_F16 ? "f16" : d == MC_DTYPE_BF16 ? "bf16" : "other";
-}
+#include "core_stubs.h" /* mc_fail, mc_dtype_size, mc_dtype_name */
 
 // ---- baseline: the reg-path kernels of src/cuda/softmax.cu before this change (commit 7a7096d),
 // verbatim but for the namespace, with its shape rule (mc::row_reg_shape(n, vec, 256), nv <= 4);
