@@ -10,11 +10,6 @@
 //  (b) times fp32 100x256, 10x512, 1000x256, 100x384 and fp64 100x256 (CUDA events, median of 11
 //      after warm-up), total and per phase (K1 tridiagonalization, K2 bisection, K3 inverse
 //      iteration, cluster rounds, K4 back-transformation).
-//  K1 variants (eigh_tridiag_k1.cuh, harness only): every device check runs with the library's K1
-//  (label "tridiag"), with k_tridiag_fused + shared-memory tail ("tridiag-v1") and with
-//  k_tridiag_fused in global memory only ("tridiag-v2"); each timed case prints a line per
-//  variant and a "K1CMP" line (K1 and total: current vs v1 vs v2). ET_K1V=0,1,2 (comma list)
-//  restricts the variants checked and timed.
 // Not part of the library build; from the repository root on the device machine:
 //   bash bench/harness/run_all.sh eigh_tridiag
 // or nvcc -O3 -std=c++17 -Iinclude -Isrc -gencode=arch=compute_90,code=sm_90 -lineinfo -o /tmp/et bench/harness/eigh_tridiag.cu && /tmp/et [n]
@@ -36,7 +31,6 @@
 #include <vector>
 
 #include "../../src/cuda/eigh_tridiag.cuh"
-#include "eigh_tridiag_k1.cuh" /* harness-only K1 variants (k1x::launch_v) */
 
 #include "harness.h" /* CK() */
 
@@ -301,32 +295,22 @@ template <typename T> static void model_case(int n, int kind, std::mt19937 &g, i
 }
 
 // ---- device checks -------------------------------------------------------------------------------
-static bool g_variant_on[3] = {true, true, true}; /* ET_K1V */
-static const char *const k1_label[3] = {"tridiag", "tridiag-v1", "tridiag-v2"};
-static const char *const k1_name[3] = {"current", "v1 fused+smem", "v2 fused-global"};
-
 template <typename T>
 static cudaError_t run_dev(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q, int32_t *info, int64_t batch,
-                           int n, int variant) {
+                           int n) {
     void *ws = nullptr;
     const size_t bytes = et::workspace_bytes<T>(n, batch);
     if (bytes) CK(cudaMalloc(&ws, bytes));
-    const cudaError_t e = et::k1x::launch_v<T>(a, sb, sr, sc, w, q, info, batch, n, ws, 0, nullptr, variant);
+    const cudaError_t e = et::launch<T>(a, sb, sr, sc, w, q, info, batch, n, ws, 0);
     if (ws) CK(cudaFree(ws)); /* synchronizes */
     return e;
 }
 
 template <typename T> static void dev_case(int n, int kind, std::mt19937 &g, int64_t batch) {
-    const std::mt19937 g0 = g;
-    for (int v = 0; v < 3; ++v) {
-        if (!g_variant_on[v]) continue;
-        std::mt19937 gv = g0; /* the same matrices for every variant */
-        check_case<T>(k1_label[v], n, kind, gv, batch,
-                      [v](const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q, int32_t *info, int64_t bt,
-                          int nn, int32_t *) { return run_dev<T>(a, sb, sr, sc, w, q, info, bt, nn, v); },
-                      false);
-        g = gv; /* as far as one variant's matrices */
-    }
+    check_case<T>("tridiag", n, kind, g, batch,
+                  [](const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q, int32_t *info, int64_t bt, int nn,
+                     int32_t *) { return run_dev<T>(a, sb, sr, sc, w, q, info, bt, nn); },
+                  false);
 }
 
 static void check_edges() {
@@ -337,13 +321,6 @@ static void check_edges() {
     ok &= et::launch<float>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, 1, et::kMaxN + 1, nullptr, 0) == cudaErrorInvalidValue;
     ok &= et::launch<float>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, 1, 200, nullptr, 0) == cudaErrorInvalidValue; /* no workspace */
     ok &= et::workspace_bytes<float>(256, 0) == 0;
-    for (int v = 1; v < 3; ++v) {
-        ok &= et::k1x::launch_v<float>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, 0, 256, nullptr, 0, nullptr, v) == cudaSuccess;
-        ok &= et::k1x::launch_v<float>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, 1, et::kMaxN + 1, nullptr, 0, nullptr, v) ==
-              cudaErrorInvalidValue;
-        ok &= et::k1x::launch_v<float>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, 1, 200, nullptr, 0, nullptr, v) ==
-              cudaErrorInvalidValue;
-    }
     cudaGetLastError();
     printf("%s edges (batch 0 -> success without launching; n = 0, n > %d, missing workspace -> invalid value)\n",
            ok ? "PASS" : "FAIL", et::kMaxN);
@@ -378,17 +355,14 @@ template <typename T> static void time_case(int n, int64_t batch, std::mt19937 &
     CK(cudaMemcpy(da, ha.data(), ha.size() * sizeof(T), cudaMemcpyHostToDevice));
     cudaEvent_t ev[6];
     for (auto &e : ev) CK(cudaEventCreate(&e));
-    float k1m[3] = {-1, -1, -1}, totm[3] = {-1, -1, -1};
-    std::vector<T> w_first;
-    for (int v = 0; v < 3; ++v) {
-        if (!g_variant_on[v]) continue;
-        for (int i = 0; i < 2; ++i) CK(et::k1x::launch_v<T>(da, sb, n, 1, dw, dq, dinfo, batch, n, ws, 0, nullptr, v));
+    {
+        for (int i = 0; i < 2; ++i) CK(et::launch<T>(da, sb, n, 1, dw, dq, dinfo, batch, n, ws, 0));
         CK(cudaDeviceSynchronize());
         const int reps = 11;
         std::vector<std::vector<float>> ph(6);
         for (int r = 0; r < reps; ++r) {
             CK(cudaEventRecord(ev[0]));
-            CK(et::k1x::launch_v<T>(da, sb, n, 1, dw, dq, dinfo, batch, n, ws, 0, ev + 1, v));
+            CK(et::launch_ex<T>(da, sb, n, 1, dw, dq, dinfo, batch, n, ws, 0, ev + 1));
             CK(cudaEventSynchronize(ev[5]));
             for (int p = 0; p < 5; ++p) {
                 float t;
@@ -410,32 +384,11 @@ template <typename T> static void time_case(int n, int64_t batch, std::mt19937 &
         std::vector<float> tot5 = ph[5];
         std::sort(tot5.begin(), tot5.end());
         printf("TIME %s n=%3d batch=%5lld: median %8.3f ms (min %8.3f) | K1 tridiag %.3f, K2 bisect %.3f, K3 invit %.3f, "
-               "clusters %.3f, K4 back %.3f | info!=0: %d | workspace %.1f MB | K1 %s\n",
+               "clusters %.3f, K4 back %.3f | info!=0: %d | workspace %.1f MB\n",
                sizeof(T) == 4 ? "f32" : "f64", n, (long long)batch, med(ph[5]), tot5[0], med(ph[0]), med(ph[1]), med(ph[2]),
-               med(ph[3]), med(ph[4]), bad, bytes / 1e6, k1_name[v]);
+               med(ph[3]), med(ph[4]), bad, bytes / 1e6);
         fflush(stdout);
-        { /* eigenvalues against the first variant timed (same input) */
-            std::vector<T> hw((size_t)batch * n);
-            CK(cudaMemcpy(hw.data(), dw, hw.size() * sizeof(T), cudaMemcpyDeviceToHost));
-            if (w_first.empty()) {
-                w_first = hw;
-            } else {
-                double md = 0, mw = 0;
-                for (size_t i = 0; i < hw.size(); ++i) {
-                    md = std::max(md, (double)std::fabs(hw[i] - w_first[i]));
-                    mw = std::max(mw, (double)std::fabs(w_first[i]));
-                }
-                printf("     max |w - w(first variant timed)| / max |w| = %.2e (%.2f n eps)\n", md / mw,
-                       md / mw / (n * (double)et::Lim<T>::eps));
-            }
-        }
-        k1m[v] = med(ph[0]);
-        totm[v] = med(ph[5]);
     }
-    printf("K1CMP %s n=%3d batch=%5lld: K1 current %.3f | v1 %.3f | v2 %.3f ms; total current %.3f | v1 %.3f | v2 %.3f ms"
-           " (-1: not run)\n",
-           sizeof(T) == 4 ? "f32" : "f64", n, (long long)batch, k1m[0], k1m[1], k1m[2], totm[0], totm[1], totm[2]);
-    fflush(stdout);
     for (auto &e : ev) CK(cudaEventDestroy(e));
     CK(cudaFree(da));
     CK(cudaFree(dw));
@@ -498,11 +451,6 @@ int main(int argc, char **argv) {
         host_only(only);
         printf("eigh_tridiag (host model): %d passed, %d failed\n", n_pass, n_fail);
         return n_fail ? 1 : 0;
-    }
-    if (const char *s = getenv("ET_K1V")) { /* e.g. ET_K1V=0,1 */
-        for (bool &b : g_variant_on) b = false;
-        for (const char *c = s; *c; ++c)
-            if (*c >= '0' && *c <= '2') g_variant_on[*c - '0'] = true;
     }
     std::mt19937 g(12345);
     check_edges();
