@@ -97,13 +97,9 @@ __global__ void __launch_bounds__(kBlockThreads, NV >= 8 ? 2 : 4)
 }
 
 /* dwp: (gridDim.x * blockDim.y, n) fp32 partial sums of dweight, or NULL. The weight is re-read
- * per row (an L1 hit) rather than held, to keep registers for x, dy and the dweight sums. The next
- * row's x, dy and rstd are loaded into a second set of registers before this row's reduction, so
- * those loads are in flight across the barrier and the dx stores (software pipelining; measured on
- * H100, bf16 16384 x 4096, in bench/harness/rmsnorm_bwd.cu: 152.5 -> 144.6 us for the kernel, at
- * 2 blocks per SM and 100 registers, against 3 blocks per SM without the prefetch). */
+ * per row (an L1 hit) rather than held, to keep registers for x, dy and the dweight sums. */
 template <typename T, typename W, int NV>
-__global__ void __launch_bounds__(kBlockThreads, NV >= 4 ? 1 : NV == 2 ? 2 : 3)
+__global__ void __launch_bounds__(kBlockThreads, NV >= 4 ? 1 : 3)
     rmsnorm_bwd_reg(const T *__restrict__ dy, const T *__restrict__ x, const W *__restrict__ w,
                     const float *__restrict__ rstd, T *dx, float *__restrict__ dwp, int64_t rows,
                     int n, const T *dres) {
@@ -116,31 +112,21 @@ __global__ void __launch_bounds__(kBlockThreads, NV >= 4 ? 1 : NV == 2 ? 2 : 3)
 #pragma unroll
         for (int j = 0; j < VEC; ++j) dwacc[i][j] = 0.f;
     const int64_t stride = (int64_t)gridDim.x * blockDim.y;
-    auto load_row = [&](int64_t row, RowPart<T, NV> &xv, RowPart<T, NV> &gv, float &r) {
-        if (row >= rows) return;
+    int parity = 0;
+    for (int64_t base = (int64_t)blockIdx.x * blockDim.y; base < rows; base += stride) {
+        const int64_t row = base + threadIdx.y;
+        const bool active = row < rows;
+        const int64_t off = row * n;
+        RowPart<T, NV> xv, gv;
 #pragma unroll
         for (int i = 0; i < NV; ++i) {
             const int col = (i * tpr + tid) * VEC;
-            if (col < n) {
-                xv.p[i] = mc::load_pack<T, VEC>(x + row * n + col);
-                gv.p[i] = mc::load_pack<T, VEC>(dy + row * n + col);
+            if (active && col < n) {
+                xv.p[i] = mc::load_pack<T, VEC>(x + off + col);
+                gv.p[i] = mc::load_pack<T, VEC>(dy + off + col);
             }
         }
-        r = rstd[row];
-    };
-    constexpr bool kPrefetch = NV <= 4; /* 8 vectors twice over would spill */
-    int parity = 0;
-    int64_t row = (int64_t)blockIdx.x * blockDim.y + threadIdx.y;
-    RowPart<T, NV> xv, gv;
-    float r = 0.f;
-    if (kPrefetch) load_row(row, xv, gv, r);
-    /* the loop bound depends only on the block (base), so every thread reaches each barrier */
-    for (int64_t base = (int64_t)blockIdx.x * blockDim.y; base < rows; base += stride, row += stride) {
-        const bool active = row < rows;
-        RowPart<T, NV> xn, gn;
-        float rn = 0.f;
-        if (kPrefetch) load_row(row + stride, xn, gn, rn);
-        else load_row(row, xv, gv, r);
+        const float r = active ? rstd[row] : 0.f;
         float dot = 0.f;
 #pragma unroll
         for (int i = 0; i < NV; ++i) {
@@ -157,33 +143,26 @@ __global__ void __launch_bounds__(kBlockThreads, NV >= 4 ? 1 : NV == 2 ? 2 : 3)
         }
         dot = row_sum(dot, red[parity]);
         parity ^= 1;
-        if (active) {
-            const int64_t off = row * n;
-            const float c = r * r * dot / (float)n;
+        if (!active) continue;
+        const float c = r * r * dot / (float)n;
 #pragma unroll
-            for (int i = 0; i < NV; ++i) {
-                const int col = (i * tpr + tid) * VEC;
-                if (col < n) {
-                    Pack<T, VEC> out, add;
-                    Pack<W, VEC> wp;
-                    if (w) wp = mc::load_pack<W, VEC>(w + col);
-                    if (dres) add = mc::load_pack<T, VEC>(dres + off + col);
+        for (int i = 0; i < NV; ++i) {
+            const int col = (i * tpr + tid) * VEC;
+            if (col < n) {
+                Pack<T, VEC> out, add;
+                Pack<W, VEC> wp;
+                if (w) wp = mc::load_pack<W, VEC>(w + col);
+                if (dres) add = mc::load_pack<T, VEC>(dres + off + col);
 #pragma unroll
-                    for (int j = 0; j < VEC; ++j) {
-                        const float g0 = to_float(gv.p[i].v[j]), xf = to_float(xv.p[i].v[j]);
-                        const float g = w ? g0 * to_float(wp.v[j]) : g0;
-                        const float extra = dres ? to_float(add.v[j]) : 0.f;
-                        out.v[j] = from_float<T>(r * (g - xf * c) + extra);
-                        dwacc[i][j] += g0 * xf * r;
-                    }
-                    mc::store_pack<T, VEC>(dx + off + col, out);
+                for (int j = 0; j < VEC; ++j) {
+                    const float g0 = to_float(gv.p[i].v[j]), xf = to_float(xv.p[i].v[j]);
+                    const float g = w ? g0 * to_float(wp.v[j]) : g0;
+                    const float extra = dres ? to_float(add.v[j]) : 0.f;
+                    out.v[j] = from_float<T>(r * (g - xf * c) + extra);
+                    dwacc[i][j] += g0 * xf * r;
                 }
+                mc::store_pack<T, VEC>(dx + off + col, out);
             }
-        }
-        if (kPrefetch) {
-            xv = xn;
-            gv = gn;
-            r = rn;
         }
     }
     if (!dwp) return;
