@@ -2,7 +2,8 @@
 // tridiagonalization, bisection, inverse iteration with cluster Gram-Schmidt, back-transformation.
 //  (a) checks the kernels against a host double-precision reference (eigh_inputs.h: ref_eig for
 //      n <= 128, ref_eig_tridiag above) for fp32 n in {33, 65, 129, 200, 256, 257, 384, 512} and fp64
-//      n in {33, 65, 129, 256}, every input kind (random, diagonal, identity, zero, repeated,
+//      n in {33, 65, 129, 256}, every input kind, and batches of 140 (more than the SMs: K1's small
+//      blocks) of fp32 n in {48, 64, 100, 128} and fp64 100, a few kinds (random, diagonal, identity, zero, repeated,
 //      graded, strided + upper-triangle NaN, nan-in-batch, clustered 1 + k 1e-6, ill-conditioned
 //      1e6), plus n = 1, batch 0 and the refusals: residual ||A Q - Q diag(w)||_F / ||A||_F,
 //      ||Q^T Q - I||_F and max |w - w_ref| / ||A||_F in units of n eps, tolerance 30; a PASS/FAIL
@@ -468,6 +469,13 @@ int main(int argc, char **argv) {
         if (only && n != only) continue;
         for (int kind = 0; kind < NKINDS_ALL; ++kind) dev_case<double>(n, kind, g, batch_for(n, kind));
     }
+    /* batches above the SM count: K1 runs smaller blocks, several matrices per SM */
+    for (int n : {48, 64, 100, 128}) {
+        if (only && n != only) continue;
+        for (int kind : {RANDOM, REPEATED, NANCASE, CLUSTERED}) dev_case<float>(n, kind, g, 140);
+    }
+    if (!only || only == 100)
+        for (int kind : {RANDOM, NANCASE}) dev_case<double>(100, kind, g, 140);
     printf("eigh_tridiag: %d passed, %d failed\n", n_pass, n_fail);
     fflush(stdout);
     struct Shape {

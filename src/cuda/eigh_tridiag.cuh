@@ -306,7 +306,7 @@ __device__ __forceinline__ T fused_col(T *col, int ld, int g, int G, int m, int 
     return acc;
 }
 
-/* a: (batch, n, n) at (sb, sr, sc), lower triangle; dynamic shared memory (4 n + blockDim) T.
+/* a: (batch, n, n) at (sb, sr, sc), lower triangle; dynamic shared memory (4 n + blockDim + msw^2) T.
  * The rank-2 update of step k-1 is deferred and fused with the symv of step k, so each column
  * costs one read and one write of the trailing block instead of two reads and a write (measured
  * on H100 against the unfused sytd2 loop: fp32 100 x 256 2.50 -> 1.74 ms, 10 x 512 22.6 -> 8.6 ms,
@@ -317,14 +317,17 @@ __device__ __forceinline__ T fused_col(T *col, int ld, int g, int G, int m, int 
  *      p = tau A22 v_k column by column (coalesced; RL row lanes x G groups over j);
  *   3. w_k = p - tau/2 (p.v) v; (v_k, w_k) become the pending update.
  * Column k below the diagonal is never updated (never read again). Vectors are indexed by absolute
- * row and double-buffered (step k and step k-1). */
+ * row and double-buffered (step k and step k-1). Once the trailing block fits in msw x msw (host
+ * computed from the shared memory left; 0: never), rows/columns k..n-1 move to a dense tile in
+ * shared memory and the rest of the reduction runs there (reflectors still go to the workspace for
+ * K4); fp32 n <= ~230 runs there from the start (H100 100 x 128: K1 0.50 ms in global memory). */
 template <typename T>
 __global__ void __launch_bounds__(kThreadsTri)
-    k_tridiag(const T *__restrict__ a, int64_t sb, int64_t sr, int64_t sc, Ws<T> ws, int n) {
+    k_tridiag(const T *__restrict__ a, int64_t sb, int64_t sr, int64_t sc, Ws<T> ws, int n, int msw) {
     extern __shared__ __align__(16) unsigned char smem[];
     const int tid = threadIdx.x, nt = blockDim.x;
     T *buf = reinterpret_cast<T *>(smem);
-    T *vc = buf, *wc = buf + n, *vq = buf + 2 * n, *wq = buf + 3 * n, *part = buf + 4 * n;
+    T *vc = buf, *wc = buf + n, *vq = buf + 2 * n, *wq = buf + 3 * n, *part = buf + 4 * n, *tile = part + nt;
     __shared__ T red[32];
     __shared__ T sh_alpha[2], sh_dk[2]; /* by parity of k (a fast thread may write k + 1's early) */
     const int64_t b = blockIdx.x;
@@ -349,10 +352,25 @@ __global__ void __launch_bounds__(kThreadsTri)
      * sqrt(tiny) / eps (1e-12 float), far under eps ||A|| (the scaled ||A||_max >= 1/2), and the
      * sum of squares is accurate above it (so tau and v stay consistent: H orthogonal) */
     const T thr = Lim<T>::tiny / (eps * eps);
+    /* working storage: element (r, c), r, c >= base, at W[(r - base) ld + c - base] */
+    T *W = A;
+    int ld = n, base = 0;
     bool pend = false; /* (vq, wq): step k-1's update, not yet applied to rows/columns >= k */
     for (int k = 0; k + 2 < n; ++k) {
         const int k1 = k + 1, m = n - k1;
-        T *rowk = A + (int64_t)k * n; /* row k = column k (A symmetric) */
+        if (base == 0 && n - k <= msw) { /* uniform: rows/columns k..n-1 to shared memory */
+            const int s = n - k;
+#pragma unroll 4
+            for (int idx = tid; idx < s * s; idx += nt) {
+                const int r = idx / s, c = idx - r * s;
+                tile[idx] = A[(int64_t)(k + r) * n + k + c];
+            }
+            W = tile;
+            ld = s;
+            base = k;
+            __syncthreads();
+        }
+        T *rowk = W + (int64_t)(k - base) * ld - base; /* element (k, c) at rowk[c] */
         const int par = k & 1;
         /* 1. row k gets step k-1's update; sum of squares of columns k+2.. */
         T sq = 0;
@@ -380,10 +398,11 @@ __global__ void __launch_bounds__(kThreadsTri)
                 e[k] = beta;
                 tau[k] = tk;
             }
+            T *grow = A + (int64_t)k * n; /* the reflector, for K4 (global also in the shared phase) */
             for (int i = tid; i < m; i += nt) {
                 const T vi = i == 0 ? (T)1 : rowk[k1 + i] * scl;
                 vc[k1 + i] = vi;
-                rowk[k1 + i] = vi; /* the reflector, for K4 */
+                grow[k1 + i] = vi;
             }
         } else if (tid == 0) {
             d[k] = dk;
@@ -400,14 +419,14 @@ __global__ void __launch_bounds__(kThreadsTri)
             if (g < G) {
                 for (int i = i0; i < m; i += RL) {
                     const int c = k1 + i;
-                    T *col = A + (int64_t)k1 * n + c;
+                    T *col = W + (int64_t)(k1 - base) * ld + (c - base);
                     T acc = 0;
                     if (pend) {
                         const T vqc = vq[c], wqc = wq[c];
-                        if (act) acc = fused_col<T, true, true>(col, n, g, G, m, k1, vq, wq, vc, vqc, wqc);
-                        else fused_col<T, true, false>(col, n, g, G, m, k1, vq, wq, vc, vqc, wqc);
+                        if (act) acc = fused_col<T, true, true>(col, ld, g, G, m, k1, vq, wq, vc, vqc, wqc);
+                        else fused_col<T, true, false>(col, ld, g, G, m, k1, vq, wq, vc, vqc, wqc);
                     } else {
-                        acc = fused_col<T, false, true>(col, n, g, G, m, k1, vq, wq, vc, (T)0, (T)0);
+                        acc = fused_col<T, false, true>(col, ld, g, G, m, k1, vq, wq, vc, (T)0, (T)0);
                     }
                     if (act) part[g * RL + i] = acc;
                 }
@@ -437,18 +456,19 @@ __global__ void __launch_bounds__(kThreadsTri)
         }
         pend = act;
     }
+    auto at = [&](int r, int c) -> T & { return W[(int64_t)(r - base) * ld + (c - base)]; };
     if (n >= 3 && pend && tid < 4) { /* step n-3's update of the trailing 2x2 */
         const int r = n - 2 + (tid >> 1), c = n - 2 + (tid & 1);
-        A[(int64_t)r * n + c] -= (mul_rn(vq[r], wq[c]) + mul_rn(wq[r], vq[c]));
+        at(r, c) -= (mul_rn(vq[r], wq[c]) + mul_rn(wq[r], vq[c]));
     }
     __syncthreads();
     if (tid == 0) {
         if (n == 1) {
-            d[0] = A[0];
+            d[0] = at(0, 0);
         } else {
-            d[n - 2] = A[(int64_t)(n - 2) * n + n - 2];
-            d[n - 1] = A[(int64_t)(n - 1) * n + n - 1];
-            e[n - 2] = A[(int64_t)(n - 1) * n + n - 2];
+            d[n - 2] = at(n - 2, n - 2);
+            d[n - 1] = at(n - 1, n - 1);
+            e[n - 2] = at(n - 1, n - 2);
             tau[n - 2] = 0;
         }
         e[n - 1] = 0;
@@ -800,6 +820,34 @@ template <typename T, int R> constexpr int back_cols() {
     return sizeof(T) == 4 ? (R <= 16 ? 4 : 2) : (R <= 8 ? 4 : (R <= 16 ? 2 : 1));
 }
 
+/* K1's launch shape: threads per block, the shared-memory tile side msw, dynamic shared bytes. */
+struct Tri1 {
+    int threads, msw;
+    size_t smem;
+};
+
+/* 1024 threads per matrix while the batch leaves SMs idle; above that, fewer threads (4 per row,
+ * at least 128) and a tile sized to the matrix, so that several matrices share an SM. The tile
+ * side is the largest that fits what is left of limit (0 below 32: stays in global memory). */
+template <typename T> Tri1 tri_config(int n, int64_t batch, size_t limit, int dev) {
+    Tri1 c;
+    c.threads = kThreadsTri;
+    int sms = 0;
+    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) sms = 0;
+    if (batch > sms) {
+        int t = 128;
+        while (t < kThreadsTri && t < 4 * n) t *= 2;
+        c.threads = t;
+    }
+    const size_t fixed = (4 * (size_t)n + c.threads) * sizeof(T), reserve = 2048; /* static red/sh_* */
+    size_t s = 0;
+    if (limit > fixed + reserve)
+        while ((int)s < n && (s + 1) * (s + 1) * sizeof(T) <= limit - fixed - reserve) ++s;
+    c.msw = s < 32 ? 0 : (int)s;
+    c.smem = fixed + (size_t)c.msw * c.msw * sizeof(T);
+    return c;
+}
+
 /* Same as launch; marks (5 events, may be null) are recorded after K1, K2, K3, the cluster rounds
  * and K4 (the harness's per-phase timing). */
 template <typename T>
@@ -819,11 +867,12 @@ cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q
     };
 
     /* K1 */
-    const size_t sm1 = (4 * (size_t)n + kThreadsTri) * sizeof(T);
-    if (sm1 > 48 * 1024 &&
-        (err = cudaFuncSetAttribute(k_tridiag<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm1)) != cudaSuccess)
+    const Tri1 t1 = tri_config<T>(n, batch, limit, dev);
+    if (t1.smem > 48 * 1024 &&
+        (err = cudaFuncSetAttribute(k_tridiag<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)t1.smem)) !=
+            cudaSuccess)
         return err;
-    k_tridiag<T><<<(unsigned)batch, kThreadsTri, sm1, stream>>>(a, sb, sr, sc, ws, n);
+    k_tridiag<T><<<(unsigned)batch, t1.threads, t1.smem, stream>>>(a, sb, sr, sc, ws, n, t1.msw);
     if ((err = cudaGetLastError()) != cudaSuccess) return err;
     mark(0);
 
