@@ -14,8 +14,8 @@
 // Not part of the library build; from the repository root on the device machine:
 //   bash bench/harness/run_all.sh eigh_tridiag
 // or nvcc -O3 -std=c++17 -Iinclude -Isrc -gencode=arch=compute_90,code=sm_90 -lineinfo -o /tmp/et bench/harness/eigh_tridiag.cu && /tmp/et [n]
-// With n given, only that size is checked and timed (n [batch]: sizes without a built-in timing
-// case are timed at that batch, default 100). --host-only (no GPU needed): runs a
+// With n given, only that size is checked and timed (n [batch] [f64]: sizes without a built-in
+// timing case are timed at that batch, default 100, in fp32 unless f64). --host-only (no GPU needed): runs a
 // sequential host model of the same algorithm (the per-thread pieces are the header's own
 // __host__ __device__ functions) through the same checks, and the fast reference against the
 // Jacobi one; --stress KIND [COUNT] runs the host model on many matrices of one kind (e.g. 4 =
@@ -437,8 +437,10 @@ static void host_only(int only) {
 int main(int argc, char **argv) {
     bool host = false;
     int only = 0, only_batch = 100;
+    bool only_f64 = false;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--host-only")) host = true;
+        else if (!strcmp(argv[i], "f64")) only_f64 = true;
         else if (!only) only = atoi(argv[i]);
         else only_batch = atoi(argv[i]);
     }
@@ -489,6 +491,9 @@ int main(int argc, char **argv) {
         if (s.f64) time_case<double>(s.n, s.batch, g);
         else time_case<float>(s.n, s.batch, g);
     }
-    if (only && only != 256 && only != 512 && only != 384) time_case<float>(only, only_batch, g);
+    if (only && only != 256 && only != 512 && only != 384) {
+        if (only_f64) time_case<double>(only, only_batch, g);
+        else time_case<float>(only, only_batch, g);
+    }
     return n_fail ? 1 : 0;
 }

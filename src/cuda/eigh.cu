@@ -168,8 +168,7 @@ __global__ void __launch_bounds__(1024)
 template <typename T> mc_status launch(const mc_eigh_args *x) {
     const Layout L = layout<T>(x->n, x->device);
     const size_t smem = L.small + (L.in_smem ? L.mats : 0);
-    if (smem > 48 * 1024 &&
-        cudaFuncSetAttribute(eigh_jacobi<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess)
+    if (mc::jacobi::allow_smem(eigh_jacobi<T>, smem) != cudaSuccess)
         return mc::check_launch("eigh: shared memory configuration");
     cudaStream_t s = mc::as_stream(x->stream);
     /* grid.x is limited to 2^31 - 1 blocks: far above any batch whose outputs fit in memory */

@@ -868,10 +868,7 @@ cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q
 
     /* K1 */
     const Tri1 t1 = tri_config<T>(n, batch, limit, dev);
-    if (t1.smem > 48 * 1024 &&
-        (err = cudaFuncSetAttribute(k_tridiag<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)t1.smem)) !=
-            cudaSuccess)
-        return err;
+    if ((err = mc::jacobi::allow_smem(k_tridiag<T>, t1.smem)) != cudaSuccess) return err;
     k_tridiag<T><<<(unsigned)batch, t1.threads, t1.smem, stream>>>(a, sb, sr, sc, ws, n, t1.msw);
     if ((err = cudaGetLastError()) != cudaSuccess) return err;
     mark(0);
@@ -889,9 +886,7 @@ cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q
     int ch = kMaxChunk;
     while (ch > 1 && solve_smem<T>(n, ch) + 1024 > limit) ch /= 2;
     const size_t sm3 = solve_smem<T>(n, ch);
-    if (sm3 > 48 * 1024 &&
-        (err = cudaFuncSetAttribute(k_solve<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm3)) != cudaSuccess)
-        return err;
+    if ((err = mc::jacobi::allow_smem(k_solve<T>, sm3)) != cudaSuccess) return err;
     auto solve = [&](int mode, int iters) {
         for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
             const unsigned nb = (unsigned)(batch - b0 < 65535 ? batch - b0 : 65535);
@@ -904,6 +899,7 @@ cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q
 
     /* K3b and the cluster rounds */
     const size_t sm4 = orth_smem<T>(n);
+    if ((err = mc::jacobi::allow_smem(k_orth<T>, sm4)) != cudaSuccess) return err;
     k_orth<T><<<(unsigned)batch, kThreadsOrth, sm4, stream>>>(ws, w, info, n, 0);
     for (int r = 1; r <= kClusterRounds; ++r) {
         solve(1, 1);
