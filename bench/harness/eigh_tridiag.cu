@@ -15,7 +15,8 @@
 //   bash bench/harness/run_all.sh eigh_tridiag
 // or nvcc -O3 -std=c++17 -Iinclude -Isrc -gencode=arch=compute_90,code=sm_90 -lineinfo -o /tmp/et bench/harness/eigh_tridiag.cu && /tmp/et [n]
 // With n given, only that size is checked and timed (n [batch] [f64]: sizes without a built-in
-// timing case are timed at that batch, default 100, in fp32 unless f64). --host-only (no GPU needed): runs a
+// timing case are timed at that batch, default 100, in fp32 unless f64). ET_K1_THREADS=t times
+// K1 with t threads per block instead of the library's choice. --host-only (no GPU needed): runs a
 // sequential host model of the same algorithm (the per-thread pieces are the header's own
 // __host__ __device__ functions) through the same checks, and the fast reference against the
 // Jacobi one; --stress KIND [COUNT] runs the host model on many matrices of one kind (e.g. 4 =
@@ -331,6 +332,8 @@ static void check_edges() {
 
 // ---- timing --------------------------------------------------------------------------------------
 template <typename T> static void time_case(int n, int64_t batch, std::mt19937 &g) {
+    const char *kt = getenv("ET_K1_THREADS"); /* K1 block size override (0: the library's choice) */
+    const int k1_threads = kt ? atoi(kt) : 0;
     const int64_t sb = (int64_t)n * n;
     std::normal_distribution<double> N;
     std::vector<T> ha((size_t)(sb * batch));
@@ -358,13 +361,13 @@ template <typename T> static void time_case(int n, int64_t batch, std::mt19937 &
     cudaEvent_t ev[6];
     for (auto &e : ev) CK(cudaEventCreate(&e));
     {
-        for (int i = 0; i < 2; ++i) CK(et::launch<T>(da, sb, n, 1, dw, dq, dinfo, batch, n, ws, 0));
+        for (int i = 0; i < 2; ++i) CK(et::launch_ex<T>(da, sb, n, 1, dw, dq, dinfo, batch, n, ws, 0, nullptr, k1_threads));
         CK(cudaDeviceSynchronize());
         const int reps = 11;
         std::vector<std::vector<float>> ph(6);
         for (int r = 0; r < reps; ++r) {
             CK(cudaEventRecord(ev[0]));
-            CK(et::launch_ex<T>(da, sb, n, 1, dw, dq, dinfo, batch, n, ws, 0, ev + 1));
+            CK(et::launch_ex<T>(da, sb, n, 1, dw, dq, dinfo, batch, n, ws, 0, ev + 1, k1_threads));
             CK(cudaEventSynchronize(ev[5]));
             for (int p = 0; p < 5; ++p) {
                 float t;
@@ -386,9 +389,9 @@ template <typename T> static void time_case(int n, int64_t batch, std::mt19937 &
         std::vector<float> tot5 = ph[5];
         std::sort(tot5.begin(), tot5.end());
         printf("TIME %s n=%3d batch=%5lld: median %8.3f ms (min %8.3f) | K1 tridiag %.3f, K2 bisect %.3f, K3 invit %.3f, "
-               "clusters %.3f, K4 back %.3f | info!=0: %d | workspace %.1f MB\n",
+               "clusters %.3f, K4 back %.3f | info!=0: %d | workspace %.1f MB | K1 threads %s\n",
                sizeof(T) == 4 ? "f32" : "f64", n, (long long)batch, med(ph[5]), tot5[0], med(ph[0]), med(ph[1]), med(ph[2]),
-               med(ph[3]), med(ph[4]), bad, bytes / 1e6);
+               med(ph[3]), med(ph[4]), bad, bytes / 1e6, kt ? kt : "auto");
         fflush(stdout);
     }
     for (auto &e : ev) CK(cudaEventDestroy(e));

@@ -24,8 +24,8 @@
  *     (an absolute test: the perturbation is within the backward error of K1); thread j takes the
  *     unreduced block [lo, hi) that holds index j and finds the (j - lo)-th eigenvalue of that
  *     block by bisection on Sturm counts (dstebz/dlaebz: pivmin guard, Gershgorin start
- *     interval) to max(eps ||T||, eps |lambda|); a 1x1 block gives d_j exactly. Cost: ~25 (float)
- *     / ~54 (double) Sturm counts of the block's length per thread.
+ *     interval) to max(eps ||T||, eps |lambda|), three Sturm counts per step (quarters); a 1x1 block
+ *     gives d_j exactly. Cost: ~13 (float) / ~27 (double) steps of the block's length per thread.
  *  K3 k_solve, grid (n/CH, B), CH <= 32 threads, one thread per eigenvector: inverse iteration
  *     (dstein's scheme, our code): LU of T_block - lambda I with partial pivoting fused with the
  *     forward elimination of the right-hand side, tiny pivots replaced by eps ||T|| (dlagts),
@@ -110,6 +110,13 @@ template <typename T> __host__ __device__ inline T hrand(uint32_t a, uint32_t b)
 
 /* ---- per-thread pieces (host and device: the harness runs a host model of the algorithm) ---- */
 
+/* One Sturm step (dlaebz): the next pivot of T - x I from the previous one, a pivot below pivmin
+ * replaced by -pivmin (it counts as negative). */
+template <typename T> __host__ __device__ inline T sturm_pivot(T q, T di, T e2p, T x, T pivmin) {
+    q = di - e2p / q - x;
+    return absv(q) < pivmin ? -pivmin : q;
+}
+
 /* Number of eigenvalues <= x of the unreduced block [lo, hi) of T (d diagonal, e2 squared
  * off-diagonals, e2[i] between i and i + 1); a pivot below pivmin counts as negative (dlaebz). */
 template <typename T>
@@ -118,25 +125,70 @@ __host__ __device__ inline int sturm_count(const T *d, const T *e2, int lo, int 
     if (absv(q) < pivmin) q = -pivmin;
     int c = q <= 0;
     for (int i = lo + 1; i < hi; ++i) {
-        q = d[i] - e2[i - 1] / q - x;
-        if (absv(q) < pivmin) q = -pivmin;
+        q = sturm_pivot(q, d[i], e2[i - 1], x, pivmin);
         c += q <= 0;
     }
     return c;
 }
 
+/* sturm_count at three points in one pass: three independent recurrences, so the division
+ * latency of one hides behind the others (bisect's quadrisection step). */
+template <typename T>
+__host__ __device__ inline void sturm_count3(const T *d, const T *e2, int lo, int hi, T x1, T x2, T x3, T pivmin,
+                                             int &c1, int &c2, int &c3) {
+    T q1 = d[lo] - x1, q2 = d[lo] - x2, q3 = d[lo] - x3;
+    if (absv(q1) < pivmin) q1 = -pivmin;
+    if (absv(q2) < pivmin) q2 = -pivmin;
+    if (absv(q3) < pivmin) q3 = -pivmin;
+    c1 = q1 <= 0;
+    c2 = q2 <= 0;
+    c3 = q3 <= 0;
+    for (int i = lo + 1; i < hi; ++i) {
+        const T di = d[i], e2p = e2[i - 1];
+        q1 = sturm_pivot(q1, di, e2p, x1, pivmin);
+        q2 = sturm_pivot(q2, di, e2p, x2, pivmin);
+        q3 = sturm_pivot(q3, di, e2p, x3, pivmin);
+        c1 += q1 <= 0;
+        c2 += q2 <= 0;
+        c3 += q3 <= 0;
+    }
+}
+
 /* The r-th (0-based, ascending) eigenvalue of block [lo, hi) by bisection of [gl, gu] (which holds
- * every eigenvalue) to max(abstol, eps |lambda|); at most Lim<T>::bis_cap halvings. */
+ * every eigenvalue) to max(abstol, eps |lambda|); at most Lim<T>::bis_cap halvings. Each step
+ * quarters the interval with Sturm counts at three points computed together (sturm_count3: about
+ * the latency of one count, so half the sequential steps of plain bisection); plain halving once
+ * the quarter points are no longer distinct floating-point numbers. The bracket invariant is
+ * count(a) < r + 1 <= count(b), whichever quarter is kept. */
 template <typename T>
 __host__ __device__ inline T bisect(const T *d, const T *e2, int lo, int hi, int r, T gl, T gu, T abstol, T pivmin) {
     T a = gl, b = gu;
-    for (int it = 0; it < Lim<T>::bis_cap; ++it) {
+    for (int it = 0; it < Lim<T>::bis_cap;) {
         const T tol = maxv(abstol, Lim<T>::eps * maxv(absv(a), absv(b)));
         if (!(b - a > tol)) break;
         const T mid = (T)0.5 * (a + b);
         if (!(mid > a && mid < b)) break;
-        if (sturm_count(d, e2, lo, hi, mid, pivmin) >= r + 1) b = mid;
-        else a = mid;
+        const T m1 = (T)0.5 * (a + mid), m3 = (T)0.5 * (mid + b);
+        if (m1 > a && m1 < mid && m3 > mid && m3 < b) {
+            int c1, c2, c3;
+            sturm_count3(d, e2, lo, hi, m1, mid, m3, pivmin, c1, c2, c3);
+            if (c1 >= r + 1) {
+                b = m1;
+            } else if (c2 >= r + 1) {
+                a = m1;
+                b = mid;
+            } else if (c3 >= r + 1) {
+                a = mid;
+                b = m3;
+            } else {
+                a = m3;
+            }
+            it += 2;
+        } else {
+            if (sturm_count(d, e2, lo, hi, mid, pivmin) >= r + 1) b = mid;
+            else a = mid;
+            ++it;
+        }
     }
     return (T)0.5 * (a + b);
 }
@@ -829,12 +881,14 @@ struct Tri1 {
 /* 1024 threads per matrix while the batch leaves SMs idle; above that, fewer threads (4 per row,
  * at least 128) and a tile sized to the matrix, so that several matrices share an SM. The tile
  * side is the largest that fits what is left of limit (0 below 32: stays in global memory). */
-template <typename T> Tri1 tri_config(int n, int64_t batch, size_t limit, int dev) {
+template <typename T> Tri1 tri_config(int n, int64_t batch, size_t limit, int dev, int force_threads) {
     Tri1 c;
     c.threads = kThreadsTri;
     int sms = 0;
     if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) sms = 0;
-    if (batch > sms) {
+    if (force_threads > 0) {
+        c.threads = force_threads;
+    } else if (batch > sms) {
         int t = 128;
         while (t < kThreadsTri && t < 4 * n) t *= 2;
         c.threads = t;
@@ -849,11 +903,13 @@ template <typename T> Tri1 tri_config(int n, int64_t batch, size_t limit, int de
 }
 
 /* Same as launch; marks (5 events, may be null) are recorded after K1, K2, K3, the cluster rounds
- * and K4 (the harness's per-phase timing). */
+ * and K4, and k1_threads > 0 (a multiple of 32, <= kThreadsTri) overrides K1's block size (the
+ * harness's per-phase timing and tuning). */
 template <typename T>
 cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q, int32_t *info, int64_t batch, int n,
-                      void *workspace, cudaStream_t stream, cudaEvent_t *marks) {
+                      void *workspace, cudaStream_t stream, cudaEvent_t *marks, int k1_threads = 0) {
     if (n < 1 || n > kMaxN || batch < 0 || batch > 0x7fffffffLL) return cudaErrorInvalidValue;
+    if (k1_threads < 0 || k1_threads > kThreadsTri || k1_threads % 32) return cudaErrorInvalidValue;
     if (batch == 0) return cudaSuccess;
     if (!workspace || (reinterpret_cast<uintptr_t>(workspace) & 15)) return cudaErrorInvalidValue;
     Ws<T> ws;
@@ -867,7 +923,7 @@ cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q
     };
 
     /* K1 */
-    const Tri1 t1 = tri_config<T>(n, batch, limit, dev);
+    const Tri1 t1 = tri_config<T>(n, batch, limit, dev, k1_threads);
     if ((err = mc::jacobi::allow_smem(k_tridiag<T>, t1.smem)) != cudaSuccess) return err;
     k_tridiag<T><<<(unsigned)batch, t1.threads, t1.smem, stream>>>(a, sb, sr, sc, ws, n, t1.msw);
     if ((err = cudaGetLastError()) != cudaSuccess) return err;
