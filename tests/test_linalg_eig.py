@@ -132,7 +132,7 @@ def test_subnormal_matrix(device, dtype, n):
     carries ~20 (fp32) / ~50 bits, so the usual tolerances hold. The sizes reach every CUDA
     kernel: eigh n = 3 eigh_warp, 40 eigh_block (both dtypes), 72 eigh_block (fp32) / eigh_jacobi
     in shared memory (fp64), 130 eigh_jacobi in shared (fp32) / global memory (fp64); svd n = 3
-    svd_warp, above svd_jacobi."""
+    svd_warp, 40 and 72 svd_jacobi, 130 svd_bidiag."""
     g = torch.Generator().manual_seed(7)
     A = torch.randn(2, n, n, generator=g, dtype=torch.float64)
     A = A + A.mT
@@ -267,10 +267,13 @@ def test_svd_kinds(device, dtype, kind, m, n):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("b,m,n", [(17, 32, 32), (5, 64, 64), (2, 64, 32), (2, 128, 128), (2, 256, 256),
-                                   (1, 512, 512), (2, 300, 20), (2, 20, 300), (1, 1, 40), (1, 40, 1)])
+@pytest.mark.parametrize("b,m,n", [(17, 32, 32), (5, 64, 64), (2, 64, 32), (2, 128, 128), (2, 400, 128),
+                                   (2, 129, 129), (2, 256, 256), (1, 512, 512), (1, 576, 512), (2, 300, 20),
+                                   (2, 20, 300), (1, 1, 40), (1, 40, 1)])
 def test_svd_sizes(device, dtype, b, m, n):
-    """Every CUDA path: shared memory, global workspace (256, 512 and f64 128), tall, wide, 1xN."""
+    """Every CUDA path: svd_warp (32), svd_jacobi with A and V in shared memory or in the global
+    workspace (f64 128, 400 x 128), svd_bidiag (129 .. 512, up to its largest n, tall), tall, wide,
+    1xN."""
     if device == "cpu" and min(m, n) > 128:
         b = 1
     A = make_gen("random", b, m, n, torch.Generator().manual_seed(m + n)).to(dtype)
@@ -303,14 +306,16 @@ def test_svd_noncontiguous_and_shapes(device, dtype):
     torch.testing.assert_close(U.cpu(), torch.eye(4, dtype=dtype).expand(2, 4, 4))
 
 
-def test_svd_poisoned_outputs(device):
-    """The kernel writes every output element (outputs start as NaN)."""
+@pytest.mark.parametrize("m,n", [(9, 4), (150, 130)])
+def test_svd_poisoned_outputs(device, m, n):
+    """The kernel writes every output element (outputs start as NaN); CUDA: svd_jacobi at 9 x 4,
+    svd_bidiag at 150 x 130 (through the C API, which the Python routing to LAPACK bypasses)."""
     from metalcore import _C
-    A = torch.randn(3, 9, 4, dtype=torch.float64, device=device)
+    A = torch.randn(3, m, n, dtype=torch.float64, device=device)
     for full in (False, True):
-        U = torch.full((3, 9, 9 if full else 4), float("nan"), dtype=torch.float64, device=device)
-        S = torch.full((3, 4), float("nan"), dtype=torch.float64, device=device)
-        V = torch.full((3, 4, 4), float("nan"), dtype=torch.float64, device=device)
+        U = torch.full((3, m, m if full else n), float("nan"), dtype=torch.float64, device=device)
+        S = torch.full((3, n), float("nan"), dtype=torch.float64, device=device)
+        V = torch.full((3, n, n), float("nan"), dtype=torch.float64, device=device)
         info = torch.full((3,), -7, dtype=torch.int32, device=device)
         nb = _C.svd_workspace_size(A, full)
         ws = torch.empty(nb, dtype=torch.uint8, device=device) if nb else None
@@ -340,6 +345,78 @@ def test_svd_errors():
         metalcore.svd(torch.zeros(3, 3, dtype=torch.int64))
     with pytest.raises(ValueError):
         metalcore.svd(torch.zeros(3))
+
+
+# ---- svd on CUDA for 129 <= min(M, N) <= 512: svd_bidiag (bidiagonalization); the CPU sends these
+# sizes to LAPACK, so there the tests check the routing.
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", GEN_KINDS)
+@pytest.mark.parametrize("m,n", [(129, 129), (256, 200), (200, 256), (300, 256)])
+def test_svd_bidiag_kinds(device, dtype, kind, m, n):
+    """The hard cases (repeated, clustered, zero and tiny singular values, 1e7-conditioned, graded),
+    square, tall and wide; svd raises if info != 0."""
+    g = torch.Generator().manual_seed(m * 7 + n + GEN_KINDS.index(kind))
+    A = make_gen(kind, 2, m, n, g).to(dtype)
+    U, S, V = metalcore.svd(A.to(device))
+    check_svd(A.double(), U, S, V, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", ["random", "rankdef", "zero", "identity"])
+@pytest.mark.parametrize("m,n", [(300, 129), (129, 300), (256, 256), (260, 200)])
+def test_svd_bidiag_full_matrices(device, dtype, kind, m, n):
+    """full_matrices: the last M - N columns of U (tall; of V when wide) complete the basis."""
+    g = torch.Generator().manual_seed(m * n + 3)
+    A = make_gen(kind, 2, m, n, g).to(dtype)
+    U, S, V = metalcore.svd(A.to(device), full_matrices=True)
+    check_svd(A.double(), U, S, V, dtype, full=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("full", [False, True])
+@pytest.mark.parametrize("m,n", [(200, 140), (140, 200)])
+def test_svd_bidiag_nonfinite(device, dtype, full, m, n):
+    """NaN / Inf in a matrix of the batch: NaN U, S, V for that matrix alone, info 0."""
+    if device == "cpu":
+        pytest.skip("routed to LAPACK (torch.linalg.svd) on the CPU")
+    A = make_gen("random", 3, m, n, torch.Generator().manual_seed(11)).to(dtype)
+    A[1, 7, 5] = float("nan")
+    A[2, m - 1, n - 1] = float("inf")
+    U, S, V, info = metalcore.svd_ex(A.to(device), full_matrices=full)
+    assert (info == 0).all()
+    assert torch.isnan(U[1:]).all() and torch.isnan(S[1:]).all() and torch.isnan(V[1:]).all()
+    check_svd(A[:1].double(), U[:1], S[:1], V[:1], dtype, full=full)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_svd_bidiag_noncontiguous(device, dtype):
+    g = torch.Generator().manual_seed(13)
+    big = torch.randn(3, 300, 300, dtype=torch.float64, generator=g).to(dtype).to(device)
+    for A in (big[::2, 7:290:2, 3:280],    # strided rows, wide (2, 142, 277)
+              big.mT[:, 10:260, 20:170],   # transposed view, tall (3, 250, 150)
+              big[1:, 5:205, 5:205].mT):   # transposed square (2, 200, 200)
+        check_svd(A.double().cpu(), *metalcore.svd(A), dtype)
+
+
+@pytest.mark.parametrize("m,n", [(150, 130), (130, 150)])
+def test_svd_bidiag_grad(device, m, n):
+    """Backward from svd_bidiag's outputs matches torch.linalg.svd's (gradcheck at this size would
+    take ~10^4 evaluations)."""
+    g = torch.Generator().manual_seed(17)
+    A = torch.randn(2, m, n, dtype=torch.float64, generator=g).to(device)
+    W = torch.randn(2, m, n, dtype=torch.float64, generator=g).to(device)
+    w = torch.randn(2, min(m, n), dtype=torch.float64, generator=g).to(device)
+
+    def loss(U, S, V):  # gauge-invariant: U V^T, and u_1 v_1^T
+        return (S * w).sum() + (W * (U @ V.mT)).sum() + (W * (U[..., :1] @ V[..., :1].mT)).sum()
+
+    A1 = A.clone().requires_grad_()
+    loss(*metalcore.svd(A1)).backward()
+    A2 = A.clone().requires_grad_()
+    U2, S2, Vh2 = torch.linalg.svd(A2, full_matrices=False)
+    loss(U2, S2, Vh2.mT).backward()
+    torch.testing.assert_close(A1.grad, A2.grad, rtol=1e-7, atol=1e-9 * A2.grad.abs().max().item())
 
 
 @pytest.mark.parametrize("m,n", [(4, 4), (6, 3), (3, 6)])

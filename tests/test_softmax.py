@@ -53,7 +53,7 @@ def test_softmax(device, dtype, shape, dim):
 def test_softmax_long_rows(device, n):
     """Long rows, forward and gradient: on CUDA one block or a thread-block cluster per row (sm_90;
     the split path elsewhere), 65540 in 16-bit is generic/split (not a multiple of 8), 2^20 is
-    beyond the cluster limits (split)."""
+    beyond the cluster limits (split) but for the 16-bit forward (a cluster of 16 x 1024 threads)."""
     rows = 3 if n <= 131072 else 1
     for dtype in (torch.float32, torch.bfloat16, torch.float16):
         if n == 1 << 20 and dtype == torch.float16:
@@ -65,6 +65,22 @@ def test_softmax_long_rows(device, n):
 def test_softmax_long_rows_many(device, rows, n):
     """Enough rows that the clusters are not spread (the sweep's layouts), fp32 and bf16."""
     for dtype in (torch.float32, torch.bfloat16):
+        _check(torch.randn(rows, n) * 4, -1, device, dtype)
+
+
+# The long-row forward's layouts on CUDA (sm_90; H100 plans in the comments): 16-bit rows held as
+# raw values, 64 per thread, fp32 as floats, 32 per thread; one block or a pair of up to 512
+# threads, more blocks of up to 256 beyond; few rows spread over more blocks. Ragged widths leave
+# the end of a cluster's span past the row's end: part of the last block, or whole blocks. (3 x
+# 131072 above: bf16/fp16 C8 x 256, fp32 C16 x 256; 2^20: bf16 C16 x 1024.)
+@pytest.mark.parametrize("rows,n", [
+    (5, 65536),    # bf16/fp16 C8 x 128 (spread from C2 x 512), fp32 C8 x 256
+    (2, 40000),    # bf16/fp16 C4 x 160, fp32 C8 x 160: the last block partly past the end
+    (7, 65544),    # bf16/fp16 C8 x 160, fp32 C16 x 160: whole blocks past the end
+    (140, 16384),  # one block per row: bf16/fp16 256 threads, fp32 512
+])
+def test_softmax_long_rows_layouts(device, rows, n):
+    for dtype in (torch.float32, torch.bfloat16, torch.float16):
         _check(torch.randn(rows, n) * 4, -1, device, dtype)
 
 
@@ -83,7 +99,7 @@ def test_softmax_views_and_large_values(device):
 # Widths that put a row on each CUDA path: short rows (64), generic (63), long rows spread over a
 # cluster (8192 and 65536 with few rows), a cluster of 16 blocks (262144), split (8193).
 @pytest.mark.parametrize("n", [64, 63, 8192, 65536, 262144, 8193])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
 def test_softmax_non_finite(device, n, dtype):
     """Rows of all -inf, with one +inf, with NaN, with some -inf, with whole blocks of -inf (next to
     values near -1000), one finite value: as torch (NaN where torch is)."""

@@ -157,7 +157,7 @@ static void model_eigh(int n, const T *ab, int64_t sr, int64_t sc, T *w, T *q, i
     };
     if (!bad) solve(0, et::kSolveIters);
     // K3b
-    int nfail = 0;
+    int nfail = 0, nrestart = 0;
     auto orth = [&](int phase) {
         if (phase == 0) {
             const T ortol = (T)1e-3 * tn;
@@ -228,6 +228,7 @@ static void model_eigh(int n, const T *ab, int64_t sr, int64_t sc, T *w, T *q, i
                         } else if (pass == 1) {
                             for (int i = lo; i < hi; ++i) zj[i] = et::hrand<T>((uint32_t)jv + 7919u * (phase + 1), (uint32_t)i);
                             redo = true;
+                            ++nrestart;
                         } else {
                             ++nfail;
                         }
@@ -240,7 +241,15 @@ static void model_eigh(int n, const T *ab, int64_t sr, int64_t sc, T *w, T *q, i
     for (int r = 1; r <= et::kClusterRounds; ++r) {
         if (!bad) solve(1, 1);
         nfail = 0;
+        nrestart = 0;
         orth(r == et::kClusterRounds ? 2 : 1);
+    }
+    if (nrestart && !bad) { /* the repair round (k_solve mode 2, k_orth phase 3) */
+        solve(1, et::kSolveIters);
+        nfail = 0;
+        nrestart = 0;
+        orth(3);
+        nfail += nrestart;
     }
     *info = bad ? 0 : nfail;
     if (getenv("ET_DEBUG") && !bad) {

@@ -1,24 +1,25 @@
 // Harness-only long-row softmax forward (bench/harness/softmax_rows.cu includes it after
 // src/cuda/softmax.cu and uses the library's row_walk / row_total / row_done / finish_inv, so the
 // numerics are the library's cluster kernel's): a row is owned by a cluster of C blocks (C = 1 is
-// a cluster of one), and each block's slice of the row lives in REGISTERS (8 16-byte vectors per
-// thread) plus DYNAMIC SHARED MEMORY (sv 16-byte vectors per thread), so one block holds up to
-// TPR * (8 + sv) * VEC elements and a whole batch can be resident in fewer waves than with
-// registers alone.
+// a cluster of one), and each block's slice of the row lives in REGISTERS, 8 16-byte vectors per
+// thread: fp32 as floats (overwritten by their exps), bf16 / fp16 as the RAW 16-bit values (64
+// elements in 32 registers), converted and exponentiated twice (sum pass and write pass, the same
+// __expf of the same argument, so the same value). The library's forward took this layout over
+// (softmax_fwd_rows, NV = 8, H100 run 4: bf16 128 x 131072 49.5 -> 37.6 us). The kernel is kept
+// as it was measured, named LC<C>T<threads>, and timed next to the library's kernel forced to the
+// same (C, TPR), to tell layout from code generation (fp32 64 x 131072 at C = 16, TPR = 256:
+// 34.9 us here, 37.6 us through the library in run 4). Do not "simplify" it: a copy without the
+// shared-memory loops below spills in the 16-bit instantiations (64 registers, ~140-250 bytes).
+// It could also hold part of each row in DYNAMIC SHARED MEMORY (sv 16-byte vectors per thread,
+// filled by cp.async) so a whole batch is resident in fewer waves: slower in every case measured
+// (H100 run 4: bf16 128 x 131072 54-90 us against 37.6 us registers only; fp32 no better), so
+// long_plan no longer plans a shared part (sv is always 0; the code paths stay, unused).
 //
 // Layout of block rank r's slice [col0, col0 + span), span = TPR * (8 + sv) * VEC, col0 = r span:
 //   registers: vector i (< 8) of thread t at col0 + (i TPR + t) VEC
 //   shared:    vector k (< sv) of thread t at col0 + (8 TPR + k TPR + t) VEC, stored at smem
-//              element (k TPR + t) VEC. The shared part is one contiguous stretch of the row,
-//              filled with cp.async (16 bytes per thread per instruction, all in flight at once
-//              while the register loads are issued), and every thread reads back only the
-//              vectors it copied itself, so no block barrier is needed for it (cp.async.wait_all
-//              makes a thread's own copies visible to it).
-// Storage: fp32 registers hold floats, overwritten by their exps (as the library); 16-bit rows
-// keep the RAW 16-bit values in registers (8 vectors = 64 elements in 32 registers) and in shared
-// memory, halving the footprint of the library's float registers; their exps are computed twice
-// (sum pass and write pass, same __expf of the same argument, so the same value). The shared part
-// of every dtype is raw and its exps are computed twice too.
+//              element (k TPR + t) VEC, copied with cp.async and read back only by the thread that
+//              copied it (cp.async.wait_all makes a thread's own copies visible to it).
 // Numerics: as softmax_fwd_rows: per-warp max m (NaN dropped by fmaxf, caught by the sum), exps
 // relative to mu = (m == -inf ? 0 : m), per-warp (m, s) merged over the block and the cluster
 // (MsMerge through distributed shared memory), y = exp(x - mu) * exp(m - M) * finish_inv(M, S):
@@ -198,20 +199,14 @@ constexpr int kMaxDynSmem = 227 * 1024 - 1024; /* the sm_90 opt-in limit (232448
 
 inline size_t long_smem_bytes(const LongPlan &p) { return (size_t)p.tpr * p.sv * 16; }
 
-/* The plan for (n, element size, C, TPR): the fewest shared vectors per thread that cover n.
- * sv = -1 where it cannot: n not a multiple of the vector, or the shared part over the limit. */
+/* The plan for (n, element size, C, TPR): registers only (sv = 0); sv = -1 where they do not
+ * cover the row or n is not a multiple of the vector. */
 inline LongPlan long_plan(int64_t n, int es, int csize, int tpr) {
     LongPlan p;
     p.csize = csize;
     p.tpr = tpr;
     const int vec = 16 / es;
-    p.sv = -1;
-    if (n % vec != 0 || n > 0x7fffffff / 2) return p;
-    const int64_t slice = (n + csize - 1) / csize;           /* elements per block */
-    const int64_t rest = slice - (int64_t)kNV * tpr * vec;   /* beyond the registers */
-    const int64_t per = (int64_t)tpr * vec;                  /* elements per shared vector round */
-    p.sv = rest <= 0 ? 0 : (int)((rest + per - 1) / per);
-    if (long_smem_bytes(p) > (size_t)kMaxDynSmem) p.sv = -1;
+    p.sv = n % vec == 0 && n <= 0x7fffffff / 2 && (int64_t)csize * tpr * kNV * vec >= n ? 0 : -1;
     return p;
 }
 

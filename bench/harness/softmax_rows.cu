@@ -11,33 +11,39 @@
 // Checks (host reference in double, torch's semantics: a row of all -inf, or holding +inf or NaN,
 // is NaN): forward and backward through mc_cuda_softmax_forward / _backward (the library entry
 // points, plan included), fp32 / bf16 / fp16, cols in {1, 3, 512, 4096, 8192, 8193, 16384, 65536,
-// 131072, 262144}, rows 1, 3 (few rows: clusters spread wider), 7 and up to ~2M elements;
-// outputs poisoned with NaN first; per row max |out - ref| / max |ref| against a per-dtype bound,
-// and the NaN pattern exactly. Non-finite rows (all -inf, one +inf, one NaN, every other -inf,
-// whole slices of -inf, -inf next to values near -1000, one finite value, logits x 50) at cols
-// 4096, 8192, 65536, 262144 and 8193. Also: a misaligned pointer (rows plan -> generic), the split
-// path forced on a long row, cluster sizes 2..16 forced through the plan's knobs, the old
-// library kernel (baseline below) and the timing variants, each checked before it is timed.
+// 131072, 262144, 524288, 1048576}, rows 1, 3 (few rows: clusters spread wider), 7 and up to ~2M
+// elements; outputs poisoned with NaN first; per row max |out - ref| / max |ref| against a
+// per-dtype bound, and the NaN pattern exactly. Non-finite rows (all -inf, one +inf, one NaN, every
+// other -inf, whole slices of -inf, -inf next to values near -1000, one finite value, logits x 50)
+// at cols 4096, 8192, 65536, 262144 and 8193. Also: a misaligned pointer (rows plan -> generic), the
+// split path forced on a long row, the plan's knobs (block sizes, cluster sizes 2..16, spreading),
+// the previous library forward ("prev", below), the old library kernel (baseline below), and every
+// timing variant, each checked before it is timed.
 //
 // Timing (CUDA events around every call, calls queued back to back, median of 30 after 5 warm-up
 // calls, input sets rotated over > 150 MB as bench/_prims.py does; TB/s = bytes read + written per
 // second: forward 2N, backward 3N, forward + backward 5N elements): a device-to-device memcpy rate
 // measured in the same run; the sweep at 16M elements (fp32 and bf16, cols 512 .. 262144) with the
-// library default and the knob variants (long_tpr 256 / 1024: threads per block before a row takes
-// more blocks); 64 x 131072 fp32, 1 x 262144 fp32, 16384 x 4096 bf16 forward and forward +
-// backward with the old reg/split kernels (baseline) and forced layouts of the short-row kernel.
-// Long-row forward variants of bench/harness/softmax_long.cuh (harness only: a cluster of C = 1..16
-// blocks per row, each block's slice in registers (8 vectors per thread; raw 16-bit values for
-// bf16 / fp16) plus dynamic shared memory filled by cp.async, so a whole 32 MB batch can be
-// resident in one wave): named LC<C>T<threads>, checked forward (the backward of such a runner is
-// the library's) at 32768 .. 262144 cols and ragged widths, several rows per cluster (g<k>: at most
-// k clusters launched), non-finite rows; timed at 64 x 131072 fp32, 128 x 131072 bf16, 256 x 65536
-// bf16 / fp32 and the 16M-element sweep from 32768 cols, next to the library; the start prints
-// their registers, shared memory, blocks per SM, max active clusters and waves.
-// The old library numbers on the H100 from bench/bench_softmax.py (before this change): 64 x 131072
-// fp32 78 us (0.86 TB/s); 16384 x 4096 bf16 111 us fwd (2.42 TB/s), 253 us fwd+bwd; sweep fp32
-// 8192..262144 cols 1.25 TB/s, bf16 16384..262144 0.81 TB/s; Liger 90.7 us / 224 us at 16384 x
-// 4096 bf16.
+// library default, "prev" and the knob variants (lt<k>: blocks of up to k threads at every cluster
+// size); 64 x 131072 fp32, 1 x 262144 fp32, 16384 x 4096 bf16 forward and forward + backward with
+// the old reg/split kernels (baseline) and forced layouts of the short-row kernel.
+// Long rows, forward: the library next to
+//   prev      the library's long-row forward before 16-bit rows were held raw (as of df97787, run 4):
+//             bf16 / fp16 4 vectors per thread held as floats, C the smallest power of two with
+//             TPR <= 512 (fp32: 8 vectors, the same rule); the library's kernel with NV = 4;
+//   C<c>T<t>  the library's kernel (NV = 8: raw 16-bit values) forced to c blocks of t threads;
+//   LC<c>T<t> the same layout in the harness's own kernel (bench/harness/softmax_long.cuh, the one
+//             that measured it first), to tell layout from code generation;
+// at 64 x 131072 fp32, 128 x 131072 bf16 / fp16, 256 x 65536 bf16 / fp32, 64 x 262144 bf16,
+// 512 x 32768 bf16, 4 x 1048576 bf16, and the 16M-element sweep from 32768 cols. The start prints
+// the registers of the library's kernels and the occupancy of each (C, TPR) at the timed shapes.
+// H100 numbers, run 4 (bench/results/h100-2026-11-26-s4), before the raw layout: 128 x 131072 bf16
+// library (prev) 49.5 us, LC8T256 37.6 us; 256 x 65536 bf16 49.0 / LC2T512 36.4 us; fp32
+// 256 x 65536 59.1 / LC8T256 57.7 us; fp32 64 x 131072 37.8 / LC16T256 34.9 us; copy 3.01 TB/s.
+// The old library numbers on the H100 from bench/bench_softmax.py (before the cluster path): 64 x
+// 131072 fp32 78 us (0.86 TB/s); 16384 x 4096 bf16 111 us fwd (2.42 TB/s), 253 us fwd+bwd; sweep
+// fp32 8192..262144 cols 1.25 TB/s, bf16 16384..262144 0.81 TB/s; Liger 90.7 us / 224 us at
+// 16384 x 4096 bf16.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -55,7 +61,7 @@
 #include "../../src/cuda/runtime.cu"
 #include "../../src/cuda/softmax.cu"
 
-#include "softmax_long.cuh" /* longrow::: the register + shared memory long-row forward (harness only) */
+#include "softmax_long.cuh" /* longrow::: the registers-only long-row forward of the harness */
 
 #include "harness.h" /* CK() */
 
@@ -364,13 +370,62 @@ struct Runner {
 
 static std::string long_str(const longrow::LongPlan &p, size_t es) {
     char b[128];
-    snprintf(b, sizeof b, "long C=%d tpr=%d reg=%d sv=%d smem=%zuKB", p.csize, p.tpr, p.tpr * longrow::kNV * (int)(16 / es),
-             p.sv, longrow::long_smem_bytes(p) / 1024);
+    snprintf(b, sizeof b, "harness long C=%d tpr=%d (%d per block, registers)", p.csize, p.tpr, p.tpr * longrow::kNV * (int)(16 / es));
     return b;
 }
 
-static Plan lib_plan(const mc_softmax_args &a, bool bwd, int long_tpr = 512, int spread = 8) {
-    return make_plan(&a, bwd, long_tpr, spread);
+/* The library's plan with its knobs (make_plan: long_tpr, wide_tpr, spread). */
+static Plan lib_plan(const mc_softmax_args &a, bool bwd, int long_tpr = 512, int wide_tpr = 0, int spread = 8) {
+    return make_plan(&a, bwd, long_tpr, wide_tpr, spread);
+}
+
+/* The split plan make_plan makes for these args. */
+static Plan split_plan(const mc_softmax_args &a) {
+    const int64_t sms = mc::sm_count(a.device);
+    const int64_t per_block = (a.outer * a.n + 2 * sms - 1) / (2 * sms);
+    int64_t L = 2048;
+    while (L < 16384 && L < per_block) L *= 2;
+    Plan p = {kSplit, 0, 0, 1, 1, L, (a.n + L - 1) / L};
+    return p;
+}
+
+/* The library's forward plan before 16-bit long rows were held raw (as of df97787): long rows 4
+ * vectors per thread held as floats for bf16 / fp16 (8 for fp32), C the smallest power of two with
+ * TPR <= 512 (16 with TPR up to 1024), doubled up to 8 while few rows leave SMs idle; rows needing
+ * more than 16 x 1024 threads took the split path. Assumes a device with clusters (the harness runs
+ * on an H100). Short rows and the other paths: as the library now (unchanged). */
+static Plan prev_plan(const mc_softmax_args &a) {
+    Plan p = lib_plan(a, false, 512, 512);
+    if (a.dtype == MC_DTYPE_F32 || a.inner > 1 || a.n % 8 != 0 || a.n / 8 <= 512) return p;
+    const int64_t need = (a.n / 8 + 3) / 4, sms = mc::sm_count(a.device);
+    int c = 1;
+    while (c < 16 && need > 512 * c) c *= 2;
+    int64_t tpr = round_up32((need + c - 1) / c);
+    if (tpr > 1024) return split_plan(a);
+    while (c < 8 && a.outer * c * 2 <= sms && round_up32((need + 2 * c - 1) / (2 * c)) >= 128) {
+        c *= 2;
+        tpr = round_up32((need + c - 1) / c);
+    }
+    p = {kRows, 4, (int)tpr, 1, c, 0, 0};
+    return p;
+}
+
+/* A forward rows plan the library's dispatcher does not take (NV = 4 in the forward: "prev" and the
+ * forced short-row layouts): the library's launcher with that NV. */
+template <typename T> static mc_status launch_fwd_nv4(const mc_softmax_args &a, const Plan &p) {
+    const void *ptrs[] = {a.x, a.y};
+    if (!aligned_rows(ptrs, 2)) return mc_fail(MC_STATUS_INVALID_ARGUMENT, "harness: misaligned for a forced NV = 4 plan");
+    const cudaStream_t s = mc::as_stream(a.stream);
+    static bool nonportable = false; /* C = 16: set once per dtype (the library sets it on its own kernels) */
+    if (p.csize > 8 && !nonportable) {
+        const cudaError_t e = cudaFuncSetAttribute(reinterpret_cast<const void *>(&softmax_fwd_rows<T, 4, true>),
+                                                   cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
+        if (e != cudaSuccess) return mc::launch_status(e, "softmax forward (NV = 4)");
+        nonportable = true;
+    }
+    const cudaError_t e = p.csize > 1 ? launch_rows_nv<T, 4, true, false>(&a, p, s) : launch_rows_nv<T, 4, false, false>(&a, p, s);
+    if (e != cudaSuccess) return mc::launch_status(e, "softmax forward (NV = 4)");
+    return mc::check_launch("softmax forward (NV = 4)");
 }
 
 template <typename T> static mc_status run_t(const Runner &r, const mc_softmax_args &a, bool bwd) {
@@ -384,18 +439,12 @@ template <typename T> static mc_status run_t(const Runner &r, const mc_softmax_a
     }
     if (r.mode == Runner::kOld) {
         if (baseline::old_reg_launch<T>(&a, bwd, nullptr)) return mc::check_launch("old");
-        Plan p = make_plan(&a, bwd);
         /* the old library took the split path here */
-        const int64_t sms = mc::sm_count(a.device);
-        const int64_t per_block = (a.outer * a.n + 2 * sms - 1) / (2 * sms);
-        int64_t L = 2048;
-        while (L < 16384 && L < per_block) L *= 2;
-        p.kind = kSplit;
-        p.L = L;
-        p.chunks = (a.n + L - 1) / L;
-        return launch_plan<T>(&a, p, bwd);
+        return launch_plan<T>(&a, split_plan(a), bwd);
     }
-    return launch_plan<T>(&a, bwd && r.bplan_set ? r.bplan : r.plan, bwd);
+    const Plan &p = bwd && r.bplan_set ? r.bplan : r.plan;
+    if (!bwd && p.kind == kRows && p.nv == 4) return launch_fwd_nv4<T>(a, p);
+    return launch_plan<T>(&a, p, bwd);
 }
 static mc_status run(Dt d, const Runner &r, const mc_softmax_args &a, bool bwd) {
     switch (d) {
@@ -550,7 +599,8 @@ static Plan rows_plan(int tpr, int nv, int rpb, int csize = 1) {
     return p;
 }
 
-// ---- the register + shared memory long-row forward (softmax_long.cuh) ---------------------------
+// ---- long-row forward variants: the library's kernel at forced (C, TPR), the harness's kernel
+// (softmax_long.cuh) at the same, and the previous library forward ------------------------------
 
 static const void *long_kernel_of(Dt d) {
     return d == F32 ? longrow::long_kernel<float>() : d == BF16 ? longrow::long_kernel<__nv_bfloat16>() : longrow::long_kernel<__half>();
@@ -567,55 +617,96 @@ static Runner long_runner(Dt d, int64_t n, int csize, int tpr, int max_clusters 
     return r;
 }
 
-/* The (C, TPR) shapes tried: a block of 256..1024 threads, 1..16 blocks per row. */
-static const int kLongShapes[][2] = {{1, 1024}, {1, 512}, {2, 1024}, {2, 512}, {4, 512}, {4, 256}, {8, 256}, {16, 256}};
+/* The library's forward forced to C blocks of TPR threads (NV = 8; C = 1: one block, no cluster);
+ * the backward is the library's own plan. */
+static Runner lib_shape(Dt d, int64_t rows, int64_t n, int csize, int tpr) {
+    char b[48];
+    snprintf(b, sizeof b, "C%dT%d", csize, tpr);
+    Runner r = forced(b, rows_plan(tpr, long_nv(false), 1, csize));
+    r.bplan = lib_plan(make_args(d, rows, n), true);
+    r.bplan_set = true;
+    return r;
+}
 
-/* The long-row variants that fit (d, n) and can be resident (max active clusters > 0): the
- * registers fully used (or, without shared memory, at least half used). print: one line each with
- * registers / shared memory per block, blocks per SM, max active clusters and the waves that
- * `rows` rows take. */
-static std::vector<Runner> long_variants(Dt d, int64_t rows, int64_t n, bool print) {
+/* The previous library forward (prev_plan); the backward is the library's. */
+static Runner prev_runner(Dt d, int64_t rows, int64_t n) {
+    const mc_softmax_args a = make_args(d, rows, n);
+    Runner r = forced("prev", prev_plan(a));
+    r.bplan = lib_plan(a, true);
+    r.bplan_set = true;
+    return r;
+}
+
+/* The (C, TPR) shapes tried: a block of 128..1024 threads, 1..16 blocks per row. */
+static const int kLongShapes[][2] = {{1, 1024}, {1, 512}, {1, 256}, {2, 1024}, {2, 512}, {2, 256}, {4, 512},
+                                     {4, 256}, {8, 512}, {8, 256}, {8, 128}, {16, 1024}, {16, 512}, {16, 256}};
+
+/* The (C, TPR) shapes whose registers (8 vectors per thread) cover n at least half used, that can
+ * be resident (max active clusters of the library's kernel > 0): for each, the library's kernel
+ * (C<c>T<t>) and, with harness, the harness's (LC<c>T<t>). print: one line each with blocks per
+ * SM, max active clusters and the waves that `rows` rows take. */
+static std::vector<Runner> long_variants(Dt d, int64_t rows, int64_t n, bool print, bool harness = true) {
     std::vector<Runner> out;
     const int vec = 16 / (int)dt_size(d);
+    if (n % vec != 0) return out;
     for (auto &cs : kLongShapes) {
-        Runner r = long_runner(d, n, cs[0], cs[1]);
-        const longrow::LongPlan &p = r.lplan;
-        if (p.sv < 0) continue;
-        const int64_t slice = (n + p.csize - 1) / p.csize, reg = (int64_t)longrow::kNV * p.tpr * vec;
-        if (p.sv > 0 ? reg > slice : reg >= 2 * slice) continue;
-        int clusters = 0, bps = 0;
-        longrow::long_occupancy(long_kernel_of(d), p, &clusters, &bps);
+        const int c = cs[0], t = cs[1];
+        const int64_t span = (int64_t)c * t * longrow::kNV * vec;
+        if (span < n || span >= 2 * n) continue;
+        const void *k = c > 1 ? cluster_kernel(dt_mc(d), false) : nullptr;
+        const int clusters = c > 1 ? active_clusters(k, 0, c, t) : 1 << 20;
         if (clusters <= 0) {
-            if (print) printf("  %-4s n %-6lld %-9s %-52s cannot run (0 active clusters)\n", dt_name(d), (long long)n, r.name.c_str(),
-                              long_str(p, dt_size(d)).c_str());
+            if (print) printf("  %-4s n %-7lld C%dT%d cannot run (0 active clusters)\n", dt_name(d), (long long)n, c, t);
             continue;
         }
+        int bps = 0;
+        const void *kb = c > 1 ? k : reinterpret_cast<const void *>(&softmax_fwd_rows<float, 8, false>);
+        if (d == BF16 && c == 1) kb = reinterpret_cast<const void *>(&softmax_fwd_rows<__nv_bfloat16, 8, false>);
+        if (d == F16 && c == 1) kb = reinterpret_cast<const void *>(&softmax_fwd_rows<__half, 8, false>);
+        if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&bps, kb, t, 0) != cudaSuccess) bps = 0;
+        (void)cudaGetLastError();
+        const int64_t resident = c > 1 ? clusters : (int64_t)bps * mc::sm_count(0);
         if (print)
-            printf("  %-4s %5lld x %-6lld %-9s %-52s %d blocks/SM, max active clusters %d, %lld wave(s)\n", dt_name(d),
-                   (long long)rows, (long long)n, r.name.c_str(), long_str(p, dt_size(d)).c_str(), bps, clusters,
-                   (long long)((rows + clusters - 1) / clusters));
-        out.push_back(r);
+            printf("  %-4s %5lld x %-7lld C%dT%-5d %d blocks/SM, %lld rows resident, %lld wave(s)\n", dt_name(d), (long long)rows,
+                   (long long)n, c, t, bps, (long long)resident, (long long)((rows + resident - 1) / resident));
+        out.push_back(lib_shape(d, rows, n, c, t));
+        if (harness) {
+            Runner r = long_runner(d, n, c, t);
+            int hc = 0, hb = 0;
+            longrow::long_occupancy(long_kernel_of(d), r.lplan, &hc, &hb);
+            if (r.lplan.sv == 0 && hc > 0) out.push_back(r);
+        }
     }
     return out;
 }
 
 static void long_checks() {
     for (Dt d : {F32, BF16, F16}) {
-        for (int64_t n : {32768, 65536, 65544, 131072, 131080, 262144}) {
+        for (int64_t n : {32768, 65536, 65544, 131072, 131080, 262144, 524288}) {
+            check_case(d, 7, n, kRandom, prev_runner(d, 7, n));
             for (Runner &r : long_variants(d, 7, n, false)) {
                 check_case(d, 7, n, kRandom, r);
                 if (n == 65536 || n == 131072) check_case(d, 10, n, kNonFinite, r);
             }
         }
-        // several rows per cluster (grid-stride loop, shared memory reused across rows)
+        check_case(d, 10, 131072, kNonFinite, prev_runner(d, 10, 131072));
+        // several rows per cluster (grid-stride loop)
         check_case(d, 13, 131072, kRandom, long_runner(d, 131072, 2, 512, 3));
         check_case(d, 10, 65536, kNonFinite, long_runner(d, 65536, 1, 512, 4));
         check_case(d, 9, 65544, kRandom, long_runner(d, 65544, 4, 256, 2));
     }
 }
 
+static Runner knob(const char *name, Dt d, int64_t rows, int64_t n, int lt, int wide = 0, int spread = 8) {
+    mc_softmax_args a = make_args(d, rows, n);
+    Runner r = forced(name, lib_plan(a, false, lt, wide, spread));
+    r.bplan = lib_plan(a, true, lt, wide, spread);
+    r.bplan_set = true;
+    return r;
+}
+
 static void checks() {
-    const int64_t cols[] = {1, 3, 512, 4096, 8192, 8193, 16384, 65536, 131072, 262144};
+    const int64_t cols[] = {1, 3, 512, 4096, 8192, 8193, 16384, 65536, 131072, 262144, 524288, 1048576};
     Runner lib;
     for (Dt d : {F32, BF16, F16})
         for (int64_t n : cols) {
@@ -624,26 +715,22 @@ static void checks() {
         }
     for (Dt d : {F32, BF16, F16})
         for (int64_t n : {4096, 8192, 65536, 262144, 8193}) check_case(d, 10, n, kNonFinite, lib);
+    check_case(BF16, 4, 1048576, kNonFinite, lib);
     // a 16-byte-aligned width at a misaligned address: the rows plan falls back to generic
     check_case(F32, 5, 4096, kRandom, lib, true);
     check_case(BF16, 5, 65536, kRandom, lib, true);
-    // the plan's knobs: 256 / 1024 threads per block before more blocks (cluster sizes 2..16 and
-    // 1024-thread blocks), no spreading of few rows, and spreading up to 16
+    // the plan's knobs: blocks of up to 256 / 512 / 1024 threads at every cluster size (cluster
+    // sizes 2..16 and 1024-thread blocks), no spreading of few rows, and spreading up to 16
     for (Dt d : {F32, BF16}) {
         for (int64_t n : {8192, 65536, 262144}) {
-            mc_softmax_args a = make_args(d, 10, n);
-            for (int lt : {256, 1024}) {
-                Runner r = forced(lt == 256 ? "lt256" : "lt1024", lib_plan(a, false, lt));
-                r.bplan = lib_plan(a, true, lt);
-                r.bplan_set = true;
+            for (int lt : {256, 512, 1024}) {
+                char name[16];
+                snprintf(name, sizeof name, "lt%d", lt);
+                Runner r = knob(name, d, 10, n, lt, lt);
                 check_case(d, 10, n, kRandom, r);
                 check_case(d, 10, n, kNonFinite, r);
             }
-            mc_softmax_args a1 = make_args(d, 1, n);
-            Runner r = forced("spread16", lib_plan(a1, false, 512, 16));
-            r.bplan = lib_plan(a1, true, 512, 16);
-            r.bplan_set = true;
-            check_case(d, 1, n, kRandom, r);
+            check_case(d, 1, n, kRandom, knob("spread16", d, 1, n, 512, 0, 16));
         }
     }
     // the split path (fallback for rows beyond the cluster limits and for devices without clusters)
@@ -654,11 +741,14 @@ static void checks() {
         Plan g = {kGeneric, 0, 0, 1, 1, 0, 0};
         check_case(F16, 10, 8192, kNonFinite, forced("generic", g));
     }
-    // forced short-row layouts timed below, and the old library kernels
+    // forced short-row layouts timed below (NV = 4 forward through the harness's launcher), the
+    // previous library forward at short and mid widths, and the old library kernels
     check_case(BF16, 333, 4096, kRandom, forced("t128r2v4", rows_plan(128, 4, 2)));
     check_case(BF16, 333, 4096, kRandom, forced("t128v4", rows_plan(128, 4, 1)));
     check_case(BF16, 333, 4096, kRandom, forced("t256v2", rows_plan(256, 2, 1)));
     check_case(BF16, 10, 4096, kNonFinite, forced("t128r2v4", rows_plan(128, 4, 2)));
+    for (int64_t n : {8192, 16384})
+        for (int64_t rows : {3, 300}) check_case(BF16, rows, n, kRandom, prev_runner(BF16, rows, n));
     {
         Runner old;
         old.mode = Runner::kOld;
@@ -767,14 +857,6 @@ static std::vector<double> time_case(Dt d, int64_t rows, int64_t n, Op op, const
     return us;
 }
 
-static Runner knob(const char *name, Dt d, int64_t rows, int64_t n, int lt, int spread = 8) {
-    mc_softmax_args a = make_args(d, rows, n);
-    Runner r = forced(name, lib_plan(a, false, lt, spread));
-    r.bplan = lib_plan(a, true, lt, spread);
-    r.bplan_set = true;
-    return r;
-}
-
 static void timings() {
     g_copy_tbs = copy_rate();
     printf("\n== memcpy D2D 1 GiB: %.2f TB/s (read + write) ==\n", g_copy_tbs);
@@ -784,25 +866,30 @@ static void timings() {
 
     printf("\n== targets ==\n");
     {
-        std::vector<Runner> rs = {lib, old, knob("lt256", F32, 64, 131072, 256), knob("lt1024", F32, 64, 131072, 1024)};
+        std::vector<Runner> rs = {lib, old, knob("lt256", F32, 64, 131072, 256, 256), knob("lt1024", F32, 64, 131072, 1024, 1024)};
         std::vector<Runner> fw = rs;
-        printf("long-row variants (registers + shared memory), 64 x 131072 fp32:\n");
+        fw.insert(fw.begin() + 1, prev_runner(F32, 64, 131072));
+        printf("long-row variants, 64 x 131072 fp32:\n");
         for (Runner &r : long_variants(F32, 64, 131072, true)) fw.push_back(r);
         time_case(F32, 64, 131072, kFwd, fw);
         time_case(F32, 64, 131072, kBwd, rs);
     }
-    printf("\n== long rows: library vs register + shared memory variants (forward) ==\n");
+    printf("\n== long rows, forward: library vs prev (16-bit as floats, 4 vectors) vs forced (C, TPR) ==\n");
     {
-        const struct { Dt d; int64_t rows, n; } shapes[] = {{BF16, 128, 131072}, {BF16, 256, 65536}, {F32, 256, 65536}};
+        const struct { Dt d; int64_t rows, n; } shapes[] = {{BF16, 128, 131072}, {F16, 128, 131072}, {BF16, 256, 65536},
+                                                            {F32, 256, 65536},   {BF16, 64, 262144}, {BF16, 512, 32768},
+                                                            {BF16, 1024, 16384}, {BF16, 2048, 8192}, {BF16, 4, 1048576},
+                                                            {BF16, 3, 131072}};
         for (auto &sh : shapes) {
             printf("long-row variants, %lld x %lld %s:\n", (long long)sh.rows, (long long)sh.n, dt_name(sh.d));
-            std::vector<Runner> rs = {lib, knob("lt1024", sh.d, sh.rows, sh.n, 1024)};
+            std::vector<Runner> rs = {lib, prev_runner(sh.d, sh.rows, sh.n)};
             for (Runner &r : long_variants(sh.d, sh.rows, sh.n, true)) rs.push_back(r);
             time_case(sh.d, sh.rows, sh.n, kFwd, rs);
         }
+        time_case(BF16, 128, 131072, kFwdBwd, {lib, prev_runner(BF16, 128, 131072)});
     }
     {
-        std::vector<Runner> rs = {lib, old, knob("spread16", F32, 1, 262144, 512, 16), knob("lt1024", F32, 1, 262144, 1024)};
+        std::vector<Runner> rs = {lib, old, knob("spread16", F32, 1, 262144, 512, 0, 16), knob("lt1024", F32, 1, 262144, 1024, 1024)};
         time_case(F32, 1, 262144, kFwd, rs);
         time_case(F32, 1, 262144, kBwd, rs);
     }
@@ -818,31 +905,31 @@ static void timings() {
     }
 
     printf("\n== sweep at 16M elements (rows x cols = 2^24), forward; TB/s ==\n");
-    printf("%-7s | %-44s | %-44s\n", "cols", "fp32: library  old  lt256  lt1024", "bf16: library  old  lt256  lt1024");
     std::vector<std::string> lines;
     for (int64_t n = 512; n <= 262144; n *= 2) {
         const int64_t rows = (1 << 24) / n;
         char line[256];
         int pos = snprintf(line, sizeof line, "%-7lld |", (long long)n);
         for (Dt d : {F32, BF16}) {
-            std::vector<Runner> rs = {lib, old, knob("lt256", d, rows, n, 256), knob("lt1024", d, rows, n, 1024)};
+            std::vector<Runner> rs = {lib, prev_runner(d, rows, n), old, knob("lt256", d, rows, n, 256, 256),
+                                      knob("lt1024", d, rows, n, 1024, 1024)};
             std::vector<double> us = time_case(d, rows, n, kFwd, rs, true);
             const double bytes = (double)(1 << 24) * dt_size(d) * 2;
             for (double u : us) pos += snprintf(line + pos, sizeof line - pos, " %5.2f", bytes / (u * 1e-6) / 1e12);
-            pos += snprintf(line + pos, sizeof line - pos, "%*s|", 20, "");
+            pos += snprintf(line + pos, sizeof line - pos, "%*s|", 12, "");
         }
         lines.push_back(line);
     }
     printf("\n== sweep summary (TB/s; copy %.2f) ==\n", g_copy_tbs);
-    printf("%-7s | %-43s | %-43s\n", "cols", "fp32: library old lt256 lt1024", "bf16: library old lt256 lt1024");
+    printf("%-7s | %-42s | %-42s\n", "cols", "fp32: library prev old lt256 lt1024", "bf16: library prev old lt256 lt1024");
     for (auto &l : lines) printf("%s\n", l.c_str());
 
-    printf("\n== sweep at 16M elements from 32768 cols, forward: library vs long-row variants ==\n");
+    printf("\n== sweep at 16M elements from 32768 cols, forward: library vs prev vs forced (C, TPR) ==\n");
     std::vector<std::string> llines;
     for (int64_t n = 32768; n <= 262144; n *= 2) {
         const int64_t rows = (1 << 24) / n;
         for (Dt d : {F32, BF16}) {
-            std::vector<Runner> rs = {lib};
+            std::vector<Runner> rs = {lib, prev_runner(d, rows, n)};
             for (Runner &r : long_variants(d, rows, n, true)) rs.push_back(r);
             std::vector<double> us = time_case(d, rows, n, kFwd, rs, true);
             const double bytes = (double)(1 << 24) * dt_size(d) * 2;
@@ -865,6 +952,18 @@ static void timings() {
         for (Dt d : {F32, BF16}) time_case(d, (1 << 24) / n, n, kBwd, {lib, old});
 }
 
+template <typename T> static void print_fwd_regs(Dt d) {
+    const void *ks[] = {reinterpret_cast<const void *>(&softmax_fwd_rows<T, 8, true>),
+                        reinterpret_cast<const void *>(&softmax_fwd_rows<T, 8, false>),
+                        reinterpret_cast<const void *>(&softmax_fwd_rows<T, 4, true>), long_kernel_of(d)};
+    const char *names[] = {"library fwd NV=8 cluster", "library fwd NV=8 one block", "prev fwd NV=4 cluster", "harness LC"};
+    for (int i = 0; i < 4; ++i) {
+        cudaFuncAttributes fa;
+        CK(cudaFuncGetAttributes(&fa, ks[i]));
+        printf("%-4s %-26s %d registers/thread, %zu B local (spills)\n", dt_name(d), names[i], fa.numRegs, fa.localSizeBytes);
+    }
+}
+
 int main(int argc, char **argv) {
     const bool do_check = argc < 2 || strcmp(argv[1], "time") != 0;
     const bool do_time = argc < 2 || strcmp(argv[1], "check") != 0;
@@ -880,20 +979,21 @@ int main(int argc, char **argv) {
                 for (int t : {256, 512, 1024}) printf(" C%dxT%d=%d", c, t, active_clusters(cluster_kernel(dt_mc(d), bwd), 0, c, t));
             printf("\n");
         }
-    // the register + shared memory long-row forward (softmax_long.cuh): per-kernel resources and
-    // the occupancy of each variant at the timed shapes
-    for (Dt d : {F32, BF16, F16}) {
-        cudaFuncAttributes fa;
-        CK(cudaFuncGetAttributes(&fa, long_kernel_of(d)));
-        printf("long-row kernel %s: %d registers/thread, %zu B static shared, %zu B local\n", dt_name(d), fa.numRegs,
-               fa.sharedSizeBytes, fa.localSizeBytes);
-    }
-    printf("long-row variants (occupancy):\n");
+    // the long-row forward kernels' resources, and the occupancy of each (C, TPR) at the timed shapes
+    print_fwd_regs<float>(F32);
+    print_fwd_regs<__nv_bfloat16>(BF16);
+    print_fwd_regs<__half>(F16);
+    printf("long-row forward shapes (occupancy of the library's kernel):\n");
     {
-        const struct { Dt d; int64_t rows, n; } shapes[] = {{F32, 64, 131072}, {BF16, 128, 131072}, {BF16, 256, 65536},
-                                                            {F32, 256, 65536}, {F32, 512, 32768}, {BF16, 512, 32768},
-                                                            {F32, 64, 262144}, {BF16, 64, 262144}};
-        for (auto &sh : shapes) long_variants(sh.d, sh.rows, sh.n, true);
+        const struct { Dt d; int64_t rows, n; } shapes[] = {{F32, 64, 131072},  {BF16, 128, 131072}, {BF16, 256, 65536},
+                                                            {F32, 256, 65536},  {F32, 512, 32768},   {BF16, 512, 32768},
+                                                            {F32, 64, 262144},  {BF16, 64, 262144},  {BF16, 4, 1048576}};
+        for (auto &sh : shapes) {
+            const mc_softmax_args a = make_args(sh.d, sh.rows, sh.n);
+            printf("  %-4s %5lld x %-7lld library %s, prev %s\n", dt_name(sh.d), (long long)sh.rows, (long long)sh.n,
+                   plan_str(lib_plan(a, false)).c_str(), plan_str(prev_plan(a)).c_str());
+            long_variants(sh.d, sh.rows, sh.n, true, false);
+        }
     }
     if (do_check) {
         checks();

@@ -1,13 +1,17 @@
-// Standalone harness for the bidiagonalization SVD (bench/harness/svd_bidiag.cuh, harness only):
-// Householder bidiagonalization, bisection + inverse iteration on the Golub-Kahan tridiagonal (the
-// library's eigh_tridiag kernels), split/repair of the singular vectors, back-transformation.
+// Standalone harness for the library's bidiagonalization SVD (src/cuda/svd_bidiag.cuh, the CUDA svd
+// path for 129 <= n <= 512): Householder bidiagonalization, bisection + inverse iteration on the
+// Golub-Kahan tridiagonal (eigh_tridiag's kernels), split/repair of the singular vectors,
+// back-transformation.
 //  (a) checks against a host double reference (Householder bidiagonalization + bisection on T_GK,
 //      in double) for n in {129, 200, 256, 384, 512}, square and tall (m = n + 64), fp32 (and fp64
 //      for n in {129, 256, 512}), kinds random, rank-deficient (rank n/2), identity, zero,
 //      repeated singular values, graded, ill-conditioned (1e6), nan-in-batch:
 //      ||A - U diag(S) V^T||_F / ||A||_F, ||U^T U - I||_F, ||V^T V - I||_F, max |s - s_ref| / ||A||_F,
 //      in units of n eps, tolerance 30; S descending and >= 0; info == 0; the NaN matrix all NaN,
-//      its neighbours checked. A PASS/FAIL line each, then "svd_bidiag: N passed, M failed";
+//      its neighbours checked; on the GPU, tall cases also with full U (ucols = m): its first n
+//      columns bit-equal to the reduced U, ||U^T U - I||_F (m x m) within the same tolerance; the
+//      nan-in-batch cases also in chunks of one matrix (launch_ex's budget): bit-equal outputs.
+//      A PASS/FAIL line each, then "svd_bidiag: N passed, M failed";
 //  (b) times fp32 100x256, 10x512 and fp64 100x256 (square), total and per phase (K1 bidiag,
 //      K2 bisection on T_GK, K3 inverse iteration + cluster rounds, K5 split/repair, K4 back).
 // From the repository root on the device machine:
@@ -28,7 +32,7 @@
 #include <random>
 #include <vector>
 
-#include "svd_bidiag.cuh"
+#include "../../src/cuda/svd_bidiag.cuh"
 
 #include "harness.h" /* CK() */
 
@@ -242,7 +246,7 @@ static void model_tri(int N, const std::vector<T> &d, const std::vector<T> &e, s
         }
     };
     solve(0, et::kSolveIters);
-    int nfail = 0;
+    int nfail = 0, nrestart = 0;
     auto orth = [&](int phase) {
         if (phase == 0) {
             const T ortol = (T)1e-3 * tn;
@@ -305,6 +309,7 @@ static void model_tri(int N, const std::vector<T> &d, const std::vector<T> &e, s
                             if (getenv("SB_DEBUG")) printf("     restart phase %d member %d (cluster %d size %d, lam %.3e)\n", phase, jv, cst[c], csz[c], (double)lam[jv]);
                             for (int i = lo; i < hi; ++i) zj[i] = et::hrand<T>((uint32_t)jv + 7919u * (phase + 1), (uint32_t)i);
                             redo = true;
+                            ++nrestart;
                         } else {
                             ++nfail;
                         }
@@ -314,10 +319,18 @@ static void model_tri(int N, const std::vector<T> &d, const std::vector<T> &e, s
         }
     };
     orth(0);
-    for (int r = 1; r <= sb::kRounds; ++r) {
+    for (int r = 1; r <= et::kClusterRounds; ++r) {
         solve(1, 1);
         nfail = 0;
-        orth(r == sb::kRounds ? 2 : 1);
+        nrestart = 0;
+        orth(r == et::kClusterRounds ? 2 : 1);
+    }
+    if (nrestart) { /* the repair round (k_solve mode 2, k_orth phase 3) */
+        solve(1, et::kSolveIters);
+        nfail = 0;
+        nrestart = 0;
+        orth(3);
+        nfail += nrestart;
     }
     *info = nfail;
 }
@@ -477,6 +490,7 @@ static void model_svd(int m, int n, const T *ab, int64_t sr, int64_t sc, T *uo, 
                     for (int i = 0; i < n; ++i) xc[i] *= fct;
                 } else {
                     for (int i = 0; i < n; ++i) xc[i] = et::hrand<T>((uint32_t)(c * 3 + pass) + 31337u * (part + 1), (uint32_t)i);
+                    *info += pass == 3;
                 }
                 if (pass >= 1 && ss > (T)0.25) break;
             }
@@ -527,6 +541,23 @@ static void model_svd(int m, int n, const T *ab, int64_t sr, int64_t sc, T *uo, 
 // ---- checks (host, double) -------------------------------------------------------------------------
 static int nan_index(int64_t batch) { return (int)std::min<int64_t>(1, batch - 1); }
 
+// ||Q^T Q - I||_F of q (rows x cols, row major)
+template <typename T> static double orth_err(const T *q, int rows, int cols) {
+    std::vector<double> G((size_t)cols * cols, 0.0);
+    for (int i = 0; i < rows; ++i)
+        for (int a = 0; a < cols; ++a) {
+            const double qa = q[(size_t)i * cols + a];
+            for (int c = a; c < cols; ++c) G[(size_t)a * cols + c] += qa * (double)q[(size_t)i * cols + c];
+        }
+    double o = 0;
+    for (int a = 0; a < cols; ++a)
+        for (int c = a; c < cols; ++c) {
+            const double x = G[(size_t)a * cols + c] - (a == c);
+            o += (a == c ? 1 : 2) * x * x;
+        }
+    return sqrt(o);
+}
+
 template <typename T>
 static void check_results(const char *label, int m, int n, int kind, const std::vector<std::vector<double>> &As,
                           const std::vector<T> &U, const std::vector<T> &S, const std::vector<T> &V,
@@ -567,23 +598,8 @@ static void check_results(const char *label, int m, int n, int kind, const std::
             }
         }
         wr = std::max(wr, sqrt(r) / fn / ne);
-        auto orth = [&](const T *q, int rows) {
-            std::vector<double> G((size_t)n * n, 0.0);
-            for (int i = 0; i < rows; ++i)
-                for (int a = 0; a < n; ++a) {
-                    const double qa = q[(size_t)i * n + a];
-                    for (int c = a; c < n; ++c) G[(size_t)a * n + c] += qa * (double)q[(size_t)i * n + c];
-                }
-            double o = 0;
-            for (int a = 0; a < n; ++a)
-                for (int c = a; c < n; ++c) {
-                    const double x = G[(size_t)a * n + c] - (a == c);
-                    o += (a == c ? 1 : 2) * x * x;
-                }
-            return sqrt(o) / ne;
-        };
-        wu = std::max(wu, orth(u, m));
-        wv = std::max(wv, orth(v, n));
+        wu = std::max(wu, orth_err(u, m, n) / ne);
+        wv = std::max(wv, orth_err(v, n, n) / ne);
         const auto sr = ref_sv(m, n, A);
         for (int i = 0; i < n; ++i) ws = std::max(ws, fabs((double)s[i] - sr[i]) / fn / ne);
     }
@@ -623,15 +639,15 @@ template <typename T> static void dev_case(int m, int n, int kind, std::mt19937 
     T *da, *du, *ds, *dv;
     int32_t *dinfo;
     void *ws = nullptr;
-    const size_t bytes = sb::workspace_bytes<T>(m, n, batch);
+    const size_t bytes = std::max(sb::workspace_bytes<T>(m, n, n, batch), sb::workspace_bytes<T>(m, n, m, batch));
     CK(cudaMalloc(&da, ha.size() * sizeof(T)));
-    CK(cudaMalloc(&du, (size_t)batch * m * n * sizeof(T)));
+    CK(cudaMalloc(&du, (size_t)batch * m * m * sizeof(T)));
     CK(cudaMalloc(&ds, (size_t)batch * n * sizeof(T)));
     CK(cudaMalloc(&dv, (size_t)batch * n * n * sizeof(T)));
     CK(cudaMalloc(&dinfo, batch * sizeof(int32_t)));
     CK(cudaMalloc(&ws, bytes));
     CK(cudaMemcpy(da, ha.data(), ha.size() * sizeof(T), cudaMemcpyHostToDevice));
-    CK(sb::launch<T>(da, (int64_t)m * n, n, 1, du, ds, dv, dinfo, batch, m, n, ws, 0));
+    CK(sb::launch<T>(da, (int64_t)m * n, n, 1, du, ds, dv, dinfo, batch, m, n, n, ws, 0));
     CK(cudaDeviceSynchronize());
     std::vector<T> U((size_t)batch * m * n), S((size_t)batch * n), V((size_t)batch * n * n);
     std::vector<int32_t> info(batch);
@@ -639,8 +655,47 @@ template <typename T> static void dev_case(int m, int n, int kind, std::mt19937 
     CK(cudaMemcpy(S.data(), ds, S.size() * sizeof(T), cudaMemcpyDeviceToHost));
     CK(cudaMemcpy(V.data(), dv, V.size() * sizeof(T), cudaMemcpyDeviceToHost));
     CK(cudaMemcpy(info.data(), dinfo, info.size() * sizeof(int32_t), cudaMemcpyDeviceToHost));
-    for (void *p : {(void *)da, (void *)du, (void *)ds, (void *)dv, (void *)dinfo, ws}) CK(cudaFree(p));
     check_results<T>("bidiag", m, n, kind, As, U, S, V, info);
+    if (kind == NANCASE) { // the batch in chunks of one matrix (offsets of a, U, S, V, info): the same bits
+        CK(sb::launch_ex<T>(da, (int64_t)m * n, n, 1, du, ds, dv, dinfo, batch, m, n, n, ws, 0, nullptr, 1));
+        std::vector<T> U1(U.size()), S1(S.size()), V1(V.size());
+        std::vector<int32_t> info1(batch);
+        CK(cudaMemcpy(U1.data(), du, U1.size() * sizeof(T), cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(S1.data(), ds, S1.size() * sizeof(T), cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(V1.data(), dv, V1.size() * sizeof(T), cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(info1.data(), dinfo, info1.size() * sizeof(int32_t), cudaMemcpyDeviceToHost));
+        const bool ok = !memcmp(U1.data(), U.data(), U.size() * sizeof(T)) && !memcmp(S1.data(), S.data(), S.size() * sizeof(T)) &&
+                        !memcmp(V1.data(), V.data(), V.size() * sizeof(T)) && info1 == info;
+        printf("%s chunked  %s m=%3d n=%3d batch=%lld in chunks of 1: U, S, V, info as in one chunk\n", ok ? "PASS" : "FAIL",
+               sizeof(T) == 4 ? "f32" : "f64", m, n, (long long)batch);
+        fflush(stdout);
+        (ok ? n_pass : n_fail)++;
+    }
+    if (m > n) { // full U: the same first n columns, the rest completing an orthonormal basis
+        CK(sb::launch<T>(da, (int64_t)m * n, n, 1, du, ds, dv, dinfo, batch, m, n, m, ws, 0));
+        std::vector<T> Uf((size_t)batch * m * m);
+        CK(cudaMemcpy(Uf.data(), du, Uf.size() * sizeof(T), cudaMemcpyDeviceToHost));
+        const double ne = n * (double)et::Lim<T>::eps;
+        double wu = 0;
+        bool ok = true;
+        for (int64_t b = 0; b < batch; ++b) {
+            const T *uf = &Uf[(size_t)b * m * m], *u = &U[(size_t)b * m * n];
+            const bool nanm = kind == NANCASE && b == nan_index(batch);
+            for (int i = 0; i < m; ++i)
+                for (int c = 0; c < m; ++c) {
+                    const T x = uf[(size_t)i * m + c];
+                    if (nanm ? !std::isnan((double)x) : (c < n && memcmp(&x, &u[(size_t)i * n + c], sizeof(T)))) ok = false;
+                }
+            if (!nanm) wu = std::max(wu, orth_err(uf, m, m) / ne);
+        }
+        ok &= wu <= 30;
+        printf("%s full     %s m=%3d n=%3d %-15s batch=%lld: first n columns as reduced%s, U (m x m) orth %.2f (n eps)\n",
+               ok ? "PASS" : "FAIL", sizeof(T) == 4 ? "f32" : "f64", m, n, kind_name[kind], (long long)batch,
+               ok ? "" : " (or NaN matrix not all NaN)", wu);
+        fflush(stdout);
+        (ok ? n_pass : n_fail)++;
+    }
+    for (void *p : {(void *)da, (void *)du, (void *)ds, (void *)dv, (void *)dinfo, ws}) CK(cudaFree(p));
 }
 
 // ---- timing --------------------------------------------------------------------------------------
@@ -649,7 +704,7 @@ template <typename T> static void time_case(int n, int64_t batch, std::mt19937 &
     std::normal_distribution<double> N;
     std::vector<T> ha((size_t)batch * m * n);
     for (auto &x : ha) x = (T)N(g);
-    const size_t bytes = sb::workspace_bytes<T>(m, n, batch);
+    const size_t bytes = sb::workspace_bytes<T>(m, n, n, batch);
     T *da, *du, *ds, *dv;
     int32_t *dinfo;
     void *ws;
@@ -662,13 +717,13 @@ template <typename T> static void time_case(int n, int64_t batch, std::mt19937 &
     CK(cudaMemcpy(da, ha.data(), ha.size() * sizeof(T), cudaMemcpyHostToDevice));
     cudaEvent_t ev[6];
     for (auto &e : ev) CK(cudaEventCreate(&e));
-    for (int i = 0; i < 2; ++i) CK(sb::launch<T>(da, (int64_t)m * n, n, 1, du, ds, dv, dinfo, batch, m, n, ws, 0));
+    for (int i = 0; i < 2; ++i) CK(sb::launch<T>(da, (int64_t)m * n, n, 1, du, ds, dv, dinfo, batch, m, n, n, ws, 0));
     CK(cudaDeviceSynchronize());
     const int reps = 11;
     std::vector<std::vector<float>> ph(6);
     for (int r = 0; r < reps; ++r) {
         CK(cudaEventRecord(ev[0]));
-        CK(sb::launch_ex<T>(da, (int64_t)m * n, n, 1, du, ds, dv, dinfo, batch, m, n, ws, 0, ev + 1));
+        CK(sb::launch_ex<T>(da, (int64_t)m * n, n, 1, du, ds, dv, dinfo, batch, m, n, n, ws, 0, ev + 1));
         CK(cudaEventSynchronize(ev[5]));
         for (int p = 0; p < 5; ++p) {
             float t;
@@ -698,13 +753,14 @@ template <typename T> static void time_case(int n, int64_t batch, std::mt19937 &
 
 static void check_edges() {
     bool ok = true;
-    ok &= sb::launch<float>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, nullptr, 0, 300, 256, nullptr, 0) == cudaSuccess;
-    ok &= sb::launch<float>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, nullptr, 1, 100, 200, nullptr, 0) == cudaErrorInvalidValue; /* m < n */
-    ok &= sb::launch<float>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, nullptr, 1, 600, sb::kMaxN + 1, nullptr, 0) == cudaErrorInvalidValue;
-    ok &= sb::launch<double>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, nullptr, 1, 256, 256, nullptr, 0) == cudaErrorInvalidValue; /* no workspace */
-    ok &= sb::workspace_bytes<float>(256, 256, 0) == 0;
+    ok &= sb::launch<float>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, nullptr, 0, 300, 256, 256, nullptr, 0) == cudaSuccess;
+    ok &= sb::launch<float>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, nullptr, 1, 100, 200, 200, nullptr, 0) == cudaErrorInvalidValue; /* m < n */
+    ok &= sb::launch<float>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, nullptr, 1, 600, sb::kMaxN + 1, sb::kMaxN + 1, nullptr, 0) == cudaErrorInvalidValue;
+    ok &= sb::launch<float>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, nullptr, 1, 300, 256, 299, nullptr, 0) == cudaErrorInvalidValue; /* ucols not n or m */
+    ok &= sb::launch<double>(nullptr, 0, 0, 0, nullptr, nullptr, nullptr, nullptr, 1, 256, 256, 256, nullptr, 0) == cudaErrorInvalidValue; /* no workspace */
+    ok &= sb::workspace_bytes<float>(256, 256, 256, 0) == 0;
     cudaGetLastError();
-    printf("%s edges (batch 0 -> success; m < n, n > %d, missing workspace -> invalid value)\n", ok ? "PASS" : "FAIL", sb::kMaxN);
+    printf("%s edges (batch 0 -> success; m < n, n > %d, ucols not n or m, missing workspace -> invalid value)\n", ok ? "PASS" : "FAIL", sb::kMaxN);
     (ok ? n_pass : n_fail)++;
 }
 

@@ -8,7 +8,8 @@
  *   a:    (batch, n, n) or (n, n); f32 or f64; any strides (a transposed view is fine)
  *   w:    (batch, n) contiguous, dtype of a: eigenvalues, ascending
  *   q:    (batch, n, n) contiguous, dtype of a: orthonormal eigenvectors in the columns
- *   info: (batch,) int32 contiguous ((1,) for a rank-2 a): 0 converged; k > 0 the Jacobi sweeps did not converge
+ *   info: (batch,) int32 contiguous ((1,) for a rank-2 a): 0 converged; k > 0 not converged (Jacobi:
+ *         the sweeps; CUDA tridiagonal path: k eigenvectors whose re-orthogonalization broke down)
  *         within k sweeps (outputs then hold the last iterate)
  *   workspace: bytes from mc_eigh_workspace_size (NULL when that is 0)
  * Non-finite input gives NaN in w and q with info 0. Any batch, zero included; n >= 1.

@@ -39,7 +39,8 @@ class EighExResult(NamedTuple):
 def check_info(info: Tensor, what: str) -> None:
     """Raises torch.linalg.LinAlgError naming the first batch element whose solver did not
     converge (a host sync: the op's contract needs the answer on the host). info: Jacobi sweeps
-    done, or (CUDA, tridiagonal kernel) eigenvectors whose re-orthogonalization broke down."""
+    done, or (CUDA, eigh's tridiagonal and svd's bidiagonal kernels) vectors whose
+    re-orthogonalization broke down."""
     if info.numel() and bool((info != 0).any()):
         i = int((info != 0).nonzero()[0, 0])
         raise torch.linalg.LinAlgError(

@@ -1,6 +1,8 @@
 """Batched SVD: `svd(A, full_matrices=False) -> (U, S, V)` with A = U diag(S) V^T (V, not Vh), S
 descending, any M and N; `svd_ex` also returns the per-matrix convergence info. One-sided
-(Hestenes) Jacobi in the C library; a wide matrix is decomposed as its transpose."""
+(Hestenes) Jacobi in the C library, except on CUDA for 129 <= min(M, N) <= 512: Householder
+bidiagonalization and bisection / inverse iteration on the Golub-Kahan tridiagonal
+(src/cuda/svd.cu says which); a wide matrix is decomposed as its transpose."""
 from __future__ import annotations
 
 import math
@@ -19,8 +21,10 @@ __all__ = ["svd", "svd_ex"]
 # over the whole GPU; our kernel gives each matrix one thread block). On the CPU above this
 # LAPACK's gesdd is faster than the lane-batched Jacobi.
 # On the H100 at n = 512, fp32, cuSOLVER (through torch.linalg) misses ||Q^T Q - I||_F <= 30 n eps
-# (2.1e-3 against 1.8e-3) and ours meets it after eigh.reorthogonalize; in fp64 ours met it where
-# cuSOLVER's SVD did not (5.0e-12 > 3.4e-12): n <= 512 stays on ours.
+# (2.1e-3 against 1.8e-3) and ours (then the Jacobi kernel) met it after eigh.reorthogonalize; in
+# fp64 ours met it where cuSOLVER's SVD did not (5.0e-12 > 3.4e-12): n <= 512 stays on ours. The
+# bidiagonalization kernel that now takes 129..512 met it before reorthogonalize in its harness
+# (worst: fp32 576 x 512, 1e6-conditioned, 29.8 n eps).
 # CPU (2-core x86-64, torch 2.11, fp32 square, batch sized to ~20 ms; speed of ours over
 # LAPACK's): 24 1.40x, 32 1.03x, 40 0.81x, 64 0.20x: k > 32 goes to LAPACK through torch.linalg.
 ROUTE_K = {"cuda": 512, "cpu": 32}

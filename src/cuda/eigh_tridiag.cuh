@@ -24,8 +24,11 @@
  *     (an absolute test: the perturbation is within the backward error of K1); thread j takes the
  *     unreduced block [lo, hi) that holds index j and finds the (j - lo)-th eigenvalue of that
  *     block by bisection on Sturm counts (dstebz/dlaebz: pivmin guard, Gershgorin start
- *     interval) to max(eps ||T||, eps |lambda|), three Sturm counts per step (quarters); a 1x1 block
- *     gives d_j exactly. Cost: ~13 (float) / ~27 (double) steps of the block's length per thread.
+ *     interval) to max(eps ||T||, eps |lambda|); a 1x1 block gives d_j exactly. Cost: ~25 (float)
+ *     / ~54 (double) Sturm counts of the block's length per thread. (Quadrisection, three counts
+ *     per step computed together, was tried: it changed the eigenvalues within their tolerance
+ *     and one host-model stress case, fp64 n = 256 with a 126-fold repeated eigenvalue, then lost
+ *     orthogonality across clusters, 217 n eps: left for a better cluster method.)
  *  K3 k_solve, grid (n/CH, B), CH <= 32 threads, one thread per eigenvector: inverse iteration
  *     (dstein's scheme, our code): LU of T_block - lambda I with partial pivoting fused with the
  *     forward elimination of the right-hand side, tiny pivots replaced by eps ||T|| (dlagts),
@@ -42,8 +45,10 @@
  *     twice: simultaneous inverse iteration with per-member shifts, so that members of a
  *     (nearly) repeated eigenvalue come out orthonormal and members of a tight cluster converge to
  *     their own eigenvectors; members of a numerically repeated group use a slightly offset shift
- *     (kDegShift below). Returns at once for matrices without clusters (the common case for
- *     random matrices; a pair with gap below 1e-3 ||T|| costs two short steps).
+ *     (kDegShift below). A vector restarted in the last round gets a repair round (solve and GS
+ *     again, only in the matrices that had one). Returns at once for matrices without clusters
+ *     (the common case for random matrices; a pair with gap below 1e-3 ||T|| costs two short
+ *     steps).
  *  K4 k_back, grid (n / (4 C), B), 4 warps, each owning C columns of Z in registers (rows
  *     lane + 32 r, r < R = n/32 rounded up to 4, 8, 16, 32): Q = H_0 (H_1 (... (H_{n-3} Z))), one
  *     reflector at a time (dot of v with each column: warp shuffles; rows above the reflector
@@ -110,13 +115,6 @@ template <typename T> __host__ __device__ inline T hrand(uint32_t a, uint32_t b)
 
 /* ---- per-thread pieces (host and device: the harness runs a host model of the algorithm) ---- */
 
-/* One Sturm step (dlaebz): the next pivot of T - x I from the previous one, a pivot below pivmin
- * replaced by -pivmin (it counts as negative). */
-template <typename T> __host__ __device__ inline T sturm_pivot(T q, T di, T e2p, T x, T pivmin) {
-    q = di - e2p / q - x;
-    return absv(q) < pivmin ? -pivmin : q;
-}
-
 /* Number of eigenvalues <= x of the unreduced block [lo, hi) of T (d diagonal, e2 squared
  * off-diagonals, e2[i] between i and i + 1); a pivot below pivmin counts as negative (dlaebz). */
 template <typename T>
@@ -125,70 +123,25 @@ __host__ __device__ inline int sturm_count(const T *d, const T *e2, int lo, int 
     if (absv(q) < pivmin) q = -pivmin;
     int c = q <= 0;
     for (int i = lo + 1; i < hi; ++i) {
-        q = sturm_pivot(q, d[i], e2[i - 1], x, pivmin);
+        q = d[i] - e2[i - 1] / q - x;
+        if (absv(q) < pivmin) q = -pivmin;
         c += q <= 0;
     }
     return c;
 }
 
-/* sturm_count at three points in one pass: three independent recurrences, so the division
- * latency of one hides behind the others (bisect's quadrisection step). */
-template <typename T>
-__host__ __device__ inline void sturm_count3(const T *d, const T *e2, int lo, int hi, T x1, T x2, T x3, T pivmin,
-                                             int &c1, int &c2, int &c3) {
-    T q1 = d[lo] - x1, q2 = d[lo] - x2, q3 = d[lo] - x3;
-    if (absv(q1) < pivmin) q1 = -pivmin;
-    if (absv(q2) < pivmin) q2 = -pivmin;
-    if (absv(q3) < pivmin) q3 = -pivmin;
-    c1 = q1 <= 0;
-    c2 = q2 <= 0;
-    c3 = q3 <= 0;
-    for (int i = lo + 1; i < hi; ++i) {
-        const T di = d[i], e2p = e2[i - 1];
-        q1 = sturm_pivot(q1, di, e2p, x1, pivmin);
-        q2 = sturm_pivot(q2, di, e2p, x2, pivmin);
-        q3 = sturm_pivot(q3, di, e2p, x3, pivmin);
-        c1 += q1 <= 0;
-        c2 += q2 <= 0;
-        c3 += q3 <= 0;
-    }
-}
-
 /* The r-th (0-based, ascending) eigenvalue of block [lo, hi) by bisection of [gl, gu] (which holds
- * every eigenvalue) to max(abstol, eps |lambda|); at most Lim<T>::bis_cap halvings. Each step
- * quarters the interval with Sturm counts at three points computed together (sturm_count3: about
- * the latency of one count, so half the sequential steps of plain bisection); plain halving once
- * the quarter points are no longer distinct floating-point numbers. The bracket invariant is
- * count(a) < r + 1 <= count(b), whichever quarter is kept. */
+ * every eigenvalue) to max(abstol, eps |lambda|); at most Lim<T>::bis_cap halvings. */
 template <typename T>
 __host__ __device__ inline T bisect(const T *d, const T *e2, int lo, int hi, int r, T gl, T gu, T abstol, T pivmin) {
     T a = gl, b = gu;
-    for (int it = 0; it < Lim<T>::bis_cap;) {
+    for (int it = 0; it < Lim<T>::bis_cap; ++it) {
         const T tol = maxv(abstol, Lim<T>::eps * maxv(absv(a), absv(b)));
         if (!(b - a > tol)) break;
         const T mid = (T)0.5 * (a + b);
         if (!(mid > a && mid < b)) break;
-        const T m1 = (T)0.5 * (a + mid), m3 = (T)0.5 * (mid + b);
-        if (m1 > a && m1 < mid && m3 > mid && m3 < b) {
-            int c1, c2, c3;
-            sturm_count3(d, e2, lo, hi, m1, mid, m3, pivmin, c1, c2, c3);
-            if (c1 >= r + 1) {
-                b = m1;
-            } else if (c2 >= r + 1) {
-                a = m1;
-                b = mid;
-            } else if (c3 >= r + 1) {
-                a = mid;
-                b = m3;
-            } else {
-                a = m3;
-            }
-            it += 2;
-        } else {
-            if (sturm_count(d, e2, lo, hi, mid, pivmin) >= r + 1) b = mid;
-            else a = mid;
-            ++it;
-        }
+        if (sturm_count(d, e2, lo, hi, mid, pivmin) >= r + 1) b = mid;
+        else a = mid;
     }
     return (T)0.5 * (a + b);
 }
@@ -580,7 +533,8 @@ template <typename T> inline size_t solve_smem(int n, int ch) {
 
 /* grid (ceil(n / CH), batch chunk), CH = blockDim.x <= 32 threads; mode 0: every vector from a
  * pseudo-random start, iters solves; mode 1: only members of clusters (size >= 2), from their
- * current Z, iters solves. Dynamic shared memory solve_smem<T>(n, CH). */
+ * current Z, iters solves; mode 2: as 1, only in matrices whose last k_orth round restarted a
+ * vector (flag[2 b + 1]). Dynamic shared memory solve_smem<T>(n, CH). */
 template <typename T> __global__ void __launch_bounds__(kMaxChunk) k_solve(Ws<T> ws, int n, int64_t b0, int mode, int iters) {
     extern __shared__ __align__(16) unsigned char smem[];
     const int CH = blockDim.x, P = CH + 1, t = threadIdx.x;
@@ -590,6 +544,7 @@ template <typename T> __global__ void __launch_bounds__(kMaxChunk) k_solve(Ws<T>
     const int64_t b = b0 + blockIdx.y;
     const int j0 = blockIdx.x * CH, j = j0 + t;
     if (ws.flag[2 * b]) return; /* whole block: NaN input, K4 writes NaN */
+    if (mode == 2 && !ws.flag[2 * b + 1]) return;
     for (int i = t; i < n; i += CH) {
         d[i] = ws.d[b * n + i];
         e[i] = ws.e[b * n + i];
@@ -598,14 +553,14 @@ template <typename T> __global__ void __launch_bounds__(kMaxChunk) k_solve(Ws<T>
     if (j < n) {
         lo = ws.blo[b * n + j];
         hi = ws.bhi[b * n + j];
-        act = mode == 0 ? 1 : (ws.ce[b * n + j] - ws.cs[b * n + j] >= 2);
+        act = mode == 0 ? 1 : (ws.ce[b * n + j] - ws.cs[b * n + j] >= 2); /* modes 1, 2: cluster members */
     }
     lo_s[t] = lo;
     hi_s[t] = hi;
     act_s[t] = act;
     __syncthreads();
     T *Zb = ws.Z + b * (int64_t)n * n;
-    if (mode == 1) { /* gather the start vectors, coalesced */
+    if (mode != 0) { /* gather the start vectors, coalesced */
         for (int u = 0; u < CH; ++u) {
             if (!act_s[u]) continue;
             const int l = lo_s[u], h = hi_s[u];
@@ -623,7 +578,7 @@ template <typename T> __global__ void __launch_bounds__(kMaxChunk) k_solve(Ws<T>
             const T tn = ws.scal[2 * b + 1], pert = maxv(Lim<T>::eps * tn, Lim<T>::tiny);
             const T *lm = ws.lam + b * n;
             T lam = lm[j];
-            if (mode == 1) { /* numerically repeated member: offset shift (see kDegShift) */
+            if (mode != 0) { /* numerically repeated member: offset shift (see kDegShift) */
                 const int c0 = ws.cs[b * n + j], c1 = ws.ce[b * n + j];
                 const T gdeg = (T)kDegGap * Lim<T>::eps * tn;
                 if ((j > c0 && lam - lm[j - 1] <= gdeg) || (j + 1 < c1 && lm[j + 1] - lam <= gdeg))
@@ -657,16 +612,21 @@ template <typename T> __global__ void __launch_bounds__(kMaxChunk) k_solve(Ws<T>
 
 template <typename T> inline size_t orth_smem(int n) { return 2 * (size_t)n * sizeof(T) + 5 * (size_t)n * sizeof(int); }
 
-/* phase 0: also ranks, w, clusters (cs, ce), info = 0; phase 2: info = breakdowns. */
+/* phase 0: also ranks, w, clusters (cs, ce), info = 0; 1: a middle round; 2: the last round:
+ * info = breakdowns, and flag[2 b + 1] = 1 when a vector was restarted from a pseudo-random start
+ * (it is then orthogonal to its cluster but not yet an eigenvector: the repair round, k_solve mode
+ * 2 and phase 3, solves it again); 3: the repair round, only for matrices so flagged: info =
+ * breakdowns, a restart now counted as one too (nothing solves it again). */
 template <typename T>
 __global__ void __launch_bounds__(kThreadsOrth) k_orth(Ws<T> ws, T *__restrict__ w, int32_t *__restrict__ info, int n, int phase) {
     extern __shared__ __align__(16) unsigned char smem[];
     T *lam = reinterpret_cast<T *>(smem), *dots = lam + n;
     int *cst = reinterpret_cast<int *>(dots + n), *csz = cst + n, *clo = csz + n, *chi = clo + n, *ord = chi + n;
-    __shared__ int nclu, redo, nfail;
+    __shared__ int nclu, redo, nfail, nrestart;
     const int tid = threadIdx.x, nt = blockDim.x, lane = tid & 31, warp = tid >> 5, nw = nt >> 5;
     const int64_t b = blockIdx.x;
     const int bad = ws.flag[2 * b];
+    if (phase == 3 && !ws.flag[2 * b + 1]) return; /* uniform: no repair needed */
     const int32_t *blo = ws.blo + b * n, *bhi = ws.bhi + b * n;
     int32_t *cs = ws.cs + b * n, *ce = ws.ce + b * n;
     if (phase == 0) {
@@ -696,6 +656,7 @@ __global__ void __launch_bounds__(kThreadsOrth) k_orth(Ws<T> ws, T *__restrict__
         nclu = 0;
         redo = 0;
         nfail = 0;
+        nrestart = 0;
     }
     __syncthreads(); /* also: cs, ce written above are visible to the block */
     for (int j = tid; j < n; j += nt) {
@@ -759,7 +720,10 @@ __global__ void __launch_bounds__(kThreadsOrth) k_orth(Ws<T> ws, T *__restrict__
                         if (pass == 1 && ss < (T)0.25 && lane == 0) redo = 1; /* lost more than half: again */
                     } else if (pass == 1) { /* in the span of the others: restart from a random vector */
                         for (int i = l + lane; i < h; i += 32) zj[i] = hrand<T>((uint32_t)jv + 7919u * (phase + 1), (uint32_t)i);
-                        if (lane == 0) redo = 1;
+                        if (lane == 0) {
+                            redo = 1;
+                            atomicAdd(&nrestart, 1);
+                        }
                     } else if (lane == 0) {
                         atomicAdd(&nfail, 1);
                     }
@@ -770,7 +734,14 @@ __global__ void __launch_bounds__(kThreadsOrth) k_orth(Ws<T> ws, T *__restrict__
         if (tid == 0) redo = 0;
         __syncthreads();
     }
-    if (phase == 2 && tid == 0) info[b] = nfail;
+    if (tid == 0) {
+        if (phase == 2) {
+            info[b] = nfail;
+            if (nrestart) ws.flag[2 * b + 1] = 1;
+        } else if (phase == 3) {
+            info[b] = nfail + nrestart;
+        }
+    }
 }
 
 /* ---- K4: back-transformation Q = H_0 ... H_{n-3} Z and the output ---- */
@@ -872,6 +843,40 @@ template <typename T, int R> constexpr int back_cols() {
     return sizeof(T) == 4 ? (R <= 16 ? 4 : 2) : (R <= 8 ? 4 : (R <= 16 ? 2 : 1));
 }
 
+/* K3 and K3b on ws (order n; batch matrices): inverse iteration for every vector, then the cluster
+ * process (kClusterRounds rounds of solve and Gram-Schmidt for cluster members) and the repair
+ * round (k_orth phase 3). Shared with svd_bidiag (on the Golub-Kahan tridiagonal). after_solve
+ * (may be null) is recorded after the first solve. */
+template <typename T>
+cudaError_t launch_vectors(const Ws<T> &ws, T *w, int32_t *info, int64_t batch, int n, size_t limit,
+                           cudaStream_t stream, cudaEvent_t after_solve) {
+    /* the largest chunk (<= 32 vectors) whose factors fit in shared memory */
+    int ch = kMaxChunk;
+    while (ch > 1 && solve_smem<T>(n, ch) + 1024 > limit) ch /= 2;
+    const size_t sm3 = solve_smem<T>(n, ch), sm4 = orth_smem<T>(n);
+    cudaError_t err;
+    if ((err = mc::jacobi::allow_smem(k_solve<T>, sm3)) != cudaSuccess ||
+        (err = mc::jacobi::allow_smem(k_orth<T>, sm4)) != cudaSuccess)
+        return err;
+    auto solve = [&](int mode, int iters) {
+        for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
+            const unsigned nb = (unsigned)(batch - b0 < 65535 ? batch - b0 : 65535);
+            k_solve<T><<<dim3((unsigned)((n + ch - 1) / ch), nb), ch, sm3, stream>>>(ws, n, b0, mode, iters);
+        }
+    };
+    auto orth = [&](int phase) { k_orth<T><<<(unsigned)batch, kThreadsOrth, sm4, stream>>>(ws, w, info, n, phase); };
+    solve(0, kSolveIters);
+    if (after_solve) cudaEventRecord(after_solve, stream);
+    orth(0);
+    for (int r = 1; r <= kClusterRounds; ++r) {
+        solve(1, 1);
+        orth(r == kClusterRounds ? 2 : 1);
+    }
+    solve(2, kSolveIters); /* the repair round: returns at once in matrices that need none */
+    orth(3);
+    return cudaGetLastError();
+}
+
 /* K1's launch shape: threads per block, the shared-memory tile side msw, dynamic shared bytes. */
 struct Tri1 {
     int threads, msw;
@@ -938,30 +943,9 @@ cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q
     if ((err = cudaGetLastError()) != cudaSuccess) return err;
     mark(1);
 
-    /* K3: the largest chunk (<= 32 vectors) whose factors fit in shared memory */
-    int ch = kMaxChunk;
-    while (ch > 1 && solve_smem<T>(n, ch) + 1024 > limit) ch /= 2;
-    const size_t sm3 = solve_smem<T>(n, ch);
-    if ((err = mc::jacobi::allow_smem(k_solve<T>, sm3)) != cudaSuccess) return err;
-    auto solve = [&](int mode, int iters) {
-        for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
-            const unsigned nb = (unsigned)(batch - b0 < 65535 ? batch - b0 : 65535);
-            k_solve<T><<<dim3((unsigned)((n + ch - 1) / ch), nb), ch, sm3, stream>>>(ws, n, b0, mode, iters);
-        }
-    };
-    solve(0, kSolveIters);
-    if ((err = cudaGetLastError()) != cudaSuccess) return err;
-    mark(2);
-
-    /* K3b and the cluster rounds */
-    const size_t sm4 = orth_smem<T>(n);
-    if ((err = mc::jacobi::allow_smem(k_orth<T>, sm4)) != cudaSuccess) return err;
-    k_orth<T><<<(unsigned)batch, kThreadsOrth, sm4, stream>>>(ws, w, info, n, 0);
-    for (int r = 1; r <= kClusterRounds; ++r) {
-        solve(1, 1);
-        k_orth<T><<<(unsigned)batch, kThreadsOrth, sm4, stream>>>(ws, w, info, n, r == kClusterRounds ? 2 : 1);
-    }
-    if ((err = cudaGetLastError()) != cudaSuccess) return err;
+    /* K3, K3b, the cluster and repair rounds */
+    if ((err = launch_vectors<T>(ws, w, info, batch, n, limit, stream, marks ? marks[2] : nullptr)) != cudaSuccess)
+        return err;
     mark(3);
 
     /* K4 */

@@ -8,20 +8,36 @@
  *             each, 256 / TPR rows per block (Liger's "one program per row, 8 warps, the row in
  *             registers" shape for 4096 bf16, with more rows per block below that).
  *             Long rows: one block, or a thread-block CLUSTER of C = 2..16 blocks (sm_90), owns a
- *             row; every thread holds 32 floats (forward: 8 fp32 / 4 16-bit vectors; backward:
- *             4 vectors of y and of dy, kept in the storage type), block rank r the columns
+ *             row; every thread holds NV vectors of it in 32 registers: the forward 8 (fp32 as
+ *             32 floats, overwritten by their exps; bf16 / fp16 as 64 RAW 16-bit values, converted
+ *             and exponentiated where used, once for the sum and once for the output), the backward
+ *             4 of y and 4 of dy, in the storage type. Block rank r owns the columns
  *             [r S, (r+1) S), S = TPR * NV * VEC. Each warp reduces its part to (max, sum of
  *             exp(x - warp max)); the block merges its warps through shared memory, the cluster
  *             merges its blocks through distributed shared memory (every block reads the C
  *             partials with cluster.map_shared_rank after one cluster.sync()), and each thread
- *             scales its exps by exp(warp max - row max) / row sum. C and TPR by n: the smallest
- *             C with TPR <= 512 (16 with TPR up to 1024 for the longest rows), doubled up to 8
- *             while few rows would leave SMs idle; C = 16 needs the non-portable cluster size and
- *             is checked with cudaOccupancyMaxActiveClusters (C = 8 or split otherwise). Row
- *             limits: forward 16 x 1024 x 32 = 524288 elements, backward 524288 (16-bit) or
- *             262144 (fp32). (Cluster/DSMEM row reduction: our own design, after the CUDA
- *             programming guide's distributed shared memory example; per-warp (max, sum) pairs
- *             merged as in Milakov & Gimelshein's online softmax.)
+ *             scales its exps by exp(warp max - row max) / row sum. C and TPR by the threads a row
+ *             needs: one block or a pair of up to 512 threads; beyond 1024 threads C = 4..16
+ *             blocks of up to 256 in the forward (512 in the backward), 16 of up to 1024 for the
+ *             longest rows; C doubled up to 8 while few rows would leave SMs idle. C = 16 needs
+ *             the non-portable cluster size and is checked with cudaOccupancyMaxActiveClusters (C
+ *             = 8 or split otherwise). Row limits: forward 16 x 1024 x 64 = 1048576 elements
+ *             (16-bit) or 524288 (fp32), backward 524288 (16-bit) or 262144 (fp32).
+ *             Why the 16-bit forward holds raw values (64 elements, 128 bytes in flight per thread
+ *             as in the fp32 forward; the float layout held 32) and why 256-thread blocks past 2
+ *             per row: bench/harness/softmax_rows.cu on an H100 (copy 3.01 TB/s), forward, float
+ *             layout (4 vectors, C x TPR) against the raw layout (harness kernel, C x TPR): bf16
+ *             128 x 131072 49.5 us (8 x 512) -> 37.6 us, 1.78 TB/s (8 x 256; 4 x 512 40.7,
+ *             2 x 1024 40.0); bf16 256 x 65536 49.0 us (4 x 512) -> 36.4 us, 1.84 TB/s (2 x 512;
+ *             4 x 256 37.1); bf16 64 x 262144 55.1 -> 40.2 us (16 x 256); bf16 512 x 32768 43.4
+ *             -> 35.9 us (1 x 512). Holding part of the row in shared memory too (cp.async), so a
+ *             batch is resident in fewer waves, was slower in every case (54-90 us at these
+ *             shapes). fp32 (same layout, blocks of 256 past 2 per row): 256 x 65536 59.1 us
+ *             (4 x 512) -> 57.7-58.4 (8 x 256); 64 x 131072 37.8 (8 x 512) -> 37.6 (16 x 256;
+ *             34.9 with the harness kernel).
+ *             (Cluster/DSMEM row reduction: our own design, after the CUDA programming guide's
+ *             distributed shared memory example; per-warp (max, sum) pairs merged as in Milakov &
+ *             Gimelshein's online softmax.)
  *  - split:   rows longer than the cluster limits, or devices without cluster launch (before
  *             sm_90, or a build without sm_90 code) with rows too long for one block or too few
  *             rows to fill the GPU; also unaligned widths n >= 4096. The row is cut into chunks
@@ -193,8 +209,8 @@ template <bool CL> __device__ __forceinline__ void row_done() {
 }
 
 /* Register budgets: short rows (NV <= 2, 256-thread blocks) 32 registers in the forward (8 blocks
- * per SM, a full SM), 40 in the backward (6; 32 spill); long rows 64 (a 512-thread block twice
- * per SM, or a 1024-thread one once). */
+ * per SM, a full SM), 40 in the backward (6; 32 spill); long rows 64 (1024 threads per SM: four
+ * 256-thread blocks, two of 512 or one of 1024). */
 constexpr int rows_max_threads(int nv) { return nv <= 2 ? 256 : 1024; }
 constexpr int rows_min_blocks(int nv, bool bwd) { return nv <= 2 ? (bwd ? 6 : 8) : 1; }
 
@@ -205,12 +221,38 @@ struct SumMerge {
     __device__ __forceinline__ void operator()(float2 &a, const float2 &b) const { a.x += b.x; }
 };
 
-/* Forward. NV 16-byte vectors per thread, held as floats (overwritten by their exps). At most
- * 64 registers (a 512-thread block twice per SM, or 1024 once): NV * VEC <= 32 floats. */
+/* An opaque copy of a pack. The forward's raw 16-bit packs are converted and exponentiated twice
+ * (sum pass, write pass); without this the compiler may keep the sum pass's values live across
+ * the row reduction instead of recomputing them (bf16: ~160 bytes of spills at 64 registers). */
+template <typename T, int VEC> __device__ __forceinline__ Pack<T, VEC> launder(const Pack<T, VEC> &p) {
+    static_assert(sizeof(Pack<T, VEC>) == 16, "16-byte packs");
+    uint32_t w[4];
+    memcpy(w, &p, 16);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) asm volatile("mov.b32 %0, %0;" : "+r"(w[j]));
+    Pack<T, VEC> q;
+    memcpy(&q, w, 16);
+    return q;
+}
+
+template <typename T, int VEC> __device__ __forceinline__ Pack<T, VEC> neg_inf_pack() {
+    Pack<T, VEC> p;
+#pragma unroll
+    for (int j = 0; j < VEC; ++j) p.v[j] = from_float<T>(-INFINITY);
+    return p;
+}
+
+/* Forward. NV 16-byte vectors per thread, at most 64 registers (long rows: 1024 threads per SM).
+ * Up to 32 elements per thread (fp32 NV <= 8, 16-bit NV <= 4) are held as floats, overwritten by
+ * their exps. More (16-bit NV = 8: 64 elements) are held RAW, 8 packs in 32 registers, and
+ * converted and exponentiated where used: once for the sum, once more (the same __expf of the same
+ * argument, so the same value) for the output. Twice the bytes in flight per thread of the float
+ * layout; bench/harness/softmax_rows.cu measured it (see the top of the file). */
 template <typename T, int NV, bool CL>
 __global__ void __launch_bounds__(rows_max_threads(NV), rows_min_blocks(NV, false))
     softmax_fwd_rows(const T *x, T *y, int64_t rows, int n, int csize) {
     constexpr int VEC = 16 / sizeof(T);
+    constexpr bool RAW = NV * VEC > 32;
     __shared__ float2 wpart[32];
     __shared__ float2 cpart;
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
@@ -222,15 +264,26 @@ __global__ void __launch_bounds__(rows_max_threads(NV), rows_min_blocks(NV, fals
         const int64_t row = CL ? r0 : r0 + threadIdx.y;
         const bool active = row < rows;
         const T *xr = x + row * n;
-        float v[NV][VEC];
+        Pack<T, VEC> p[RAW ? NV : 1]; /* RAW: the packs; past the row's end -inf (exp 0) */
+        float v[RAW ? 1 : NV][VEC];   /* otherwise: floats */
         float m = -INFINITY;
 #pragma unroll
         for (int i = 0; i < NV; ++i) {
             const int col = w.col0 + (i * tpr + tid) * VEC;
             if (active && col < n) {
-                mc::unpack_floats<VEC>(mc::load_pack<T, VEC>(xr + col), v[i]);
+                const Pack<T, VEC> q = mc::load_pack<T, VEC>(xr + col);
+                float f[VEC];
+                mc::unpack_floats<VEC>(q, f);
 #pragma unroll
-                for (int j = 0; j < VEC; ++j) m = fmaxf(m, v[i][j]); /* drops NaN; the sum catches it */
+                for (int j = 0; j < VEC; ++j) m = fmaxf(m, f[j]); /* drops NaN; the sum catches it */
+                if constexpr (RAW) {
+                    p[i] = q;
+                } else {
+#pragma unroll
+                    for (int j = 0; j < VEC; ++j) v[i][j] = f[j];
+                }
+            } else if constexpr (RAW) {
+                p[i] = neg_inf_pack<T, VEC>();
             } else {
 #pragma unroll
                 for (int j = 0; j < VEC; ++j) v[i][j] = -INFINITY;
@@ -242,12 +295,20 @@ __global__ void __launch_bounds__(rows_max_threads(NV), rows_min_blocks(NV, fals
         const float mu = m == -INFINITY ? 0.f : m;
         float s = 0.f;
 #pragma unroll
-        for (int i = 0; i < NV; ++i)
+        for (int i = 0; i < NV; ++i) {
+            if constexpr (RAW) {
+                float f[VEC];
+                mc::unpack_floats<VEC>(launder(p[i]), f);
 #pragma unroll
-            for (int j = 0; j < VEC; ++j) {
-                v[i][j] = __expf(v[i][j] - mu);
-                s += v[i][j];
+                for (int j = 0; j < VEC; ++j) s += __expf(f[j] - mu);
+            } else {
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) {
+                    v[i][j] = __expf(v[i][j] - mu);
+                    s += v[i][j];
+                }
             }
+        }
         s = mc::warp_sum(s);
         const float2 tot = row_total<CL>(make_float2(m, s), wpart, &cpart, csize, make_float2(-INFINITY, 0.f), MsMerge());
         /* y = exp(x - mu) * exp(mu - M) / S; a warp of only -inf writes 0 (a whole row of -inf:
@@ -259,8 +320,14 @@ __global__ void __launch_bounds__(rows_max_threads(NV), rows_min_blocks(NV, fals
             const int col = w.col0 + (i * tpr + tid) * VEC;
             if (active && col < n) {
                 float o[VEC];
+                if constexpr (RAW) {
+                    mc::unpack_floats<VEC>(launder(p[i]), o);
 #pragma unroll
-                for (int j = 0; j < VEC; ++j) o[j] = v[i][j] * scale;
+                    for (int j = 0; j < VEC; ++j) o[j] = __expf(o[j] - mu) * scale;
+                } else {
+#pragma unroll
+                    for (int j = 0; j < VEC; ++j) o[j] = v[i][j] * scale;
+                }
                 mc::store_pack<T, VEC>(yr + col, mc::pack_floats<T, VEC>(o));
             }
         }
@@ -465,9 +532,9 @@ struct Plan {
     int64_t L, chunks;       /* kSplit */
 };
 
-/* Vectors per thread of a long row: 32 floats of registers for the row (forward fp32 8, 16-bit
- * 4; backward 4 of y and 4 of dy, in the storage type). */
-int long_nv(mc_dtype dt, bool bwd) { return !bwd && dt == MC_DTYPE_F32 ? 8 : 4; }
+/* Vectors per thread of a long row: forward 8 (fp32: 32 floats; 16-bit: 64 raw values, also 32
+ * registers), backward 4 of y and 4 of dy, in the storage type. */
+constexpr int long_nv(bool bwd) { return bwd ? 4 : 8; }
 
 template <typename T, int NV> const void *fwd_kernel() { return reinterpret_cast<const void *>(&softmax_fwd_rows<T, NV, true>); }
 template <typename T, int NV> const void *bwd_kernel() { return reinterpret_cast<const void *>(&softmax_bwd_rows<T, NV, true>); }
@@ -475,9 +542,9 @@ template <typename T, int NV> const void *bwd_kernel() { return reinterpret_cast
 /* The cluster kernel of a dtype and direction (NV = long_nv). */
 const void *cluster_kernel(mc_dtype dt, bool bwd) {
     switch (dt) {
-    case MC_DTYPE_F32: return bwd ? bwd_kernel<float, 4>() : fwd_kernel<float, 8>();
-    case MC_DTYPE_F16: return bwd ? bwd_kernel<__half, 4>() : fwd_kernel<__half, 4>();
-    default: return bwd ? bwd_kernel<__nv_bfloat16, 4>() : fwd_kernel<__nv_bfloat16, 4>();
+    case MC_DTYPE_F32: return bwd ? bwd_kernel<float, long_nv(true)>() : fwd_kernel<float, long_nv(false)>();
+    case MC_DTYPE_F16: return bwd ? bwd_kernel<__half, long_nv(true)>() : fwd_kernel<__half, long_nv(false)>();
+    default: return bwd ? bwd_kernel<__nv_bfloat16, long_nv(true)>() : fwd_kernel<__nv_bfloat16, long_nv(false)>();
     }
 }
 
@@ -519,9 +586,11 @@ int round_up32(int64_t t) { return (int)((t + 31) / 32 * 32); }
 
 /* From the shape, the dtype and the device; the rows path may still fall back to generic for
  * unaligned pointers. Queries the device (cached) for cluster support: make `device` current.
- * long_tpr: the most threads per block before a long row takes more blocks (cluster); spread: the
- * most blocks per row when few rows leave SMs idle (bench/harness/softmax_rows.cu tries others). */
-Plan make_plan(const mc_softmax_args *a, bool bwd, int long_tpr = 512, int spread = 8) {
+ * Knobs (bench/harness/softmax_rows.cu tries others): long_tpr, the most threads per block while a
+ * long row takes one block or a cluster of 2; wide_tpr, the most per block in a cluster of 4..16
+ * (0: forward 256, backward long_tpr), except that 16 blocks take up to 1024 threads; spread, the
+ * most blocks per row when few rows leave SMs idle. */
+Plan make_plan(const mc_softmax_args *a, bool bwd, int long_tpr = 512, int wide_tpr = 0, int spread = 8) {
     Plan p = {kGeneric, 0, 0, 1, 1, 0, 0};
     if (a->inner > 1) {
         p.kind = kColumn;
@@ -543,11 +612,14 @@ Plan make_plan(const mc_softmax_args *a, bool bwd, int long_tpr = 512, int sprea
         p.rpb = 256 / tpr;
         return p;
     } else {
-        /* long rows: one block or a cluster per row, 32 floats of the row per thread */
-        const int nv = long_nv(a->dtype, bwd);
+        /* long rows: one block or a cluster per row, 8 (forward) or 2 x 4 (backward) vectors of
+         * the row per thread; C the smallest power of two whose blocks stay within long_tpr
+         * (C <= 2) or wide_tpr (C >= 4) threads */
+        const int nv = long_nv(bwd);
         const int64_t need = (nvec + nv - 1) / nv; /* threads per row */
+        const int wide = wide_tpr > 0 ? wide_tpr : bwd ? long_tpr : 256;
         int c = 1;
-        while (c < 16 && need > (int64_t)long_tpr * c) c *= 2;
+        while (c < 16 && need > (int64_t)(c <= 2 ? long_tpr : wide) * c) c *= 2;
         int64_t tpr = round_up32((need + c - 1) / c);
         if (tpr > 1024) {
             split = true;
@@ -632,9 +704,9 @@ cudaError_t launch_rows_nv(const mc_softmax_args *a, const Plan &p, cudaStream_t
     }
 }
 
-/* NV: 1 or 2 for short rows, long_nv for long ones (8 only in the fp32 forward). */
+/* NV: 1 or 2 for short rows, long_nv for long ones (forward 8, backward 4). */
 template <typename T, bool BWD> cudaError_t launch_rows(const mc_softmax_args *a, const Plan &p, cudaStream_t s) {
-    constexpr int kLong = !BWD && std::is_same<T, float>::value ? 8 : 4;
+    constexpr int kLong = long_nv(BWD);
     if (p.csize > 1) return launch_rows_nv<T, kLong, true, BWD>(a, p, s);
     switch (p.nv) {
     case 1: return launch_rows_nv<T, 1, false, BWD>(a, p, s);

@@ -1,17 +1,26 @@
-/* svd on CUDA: one-sided (Hestenes) Jacobi. n <= 32 columns, m <= 64 rows, reduced U: in
- * registers, a column per lane (svd_warp.cuh). Otherwise one thread block per (tall, m >= n)
- * matrix, below.
+/* svd on CUDA, three kernels by size (the problem is tall, m >= n: src/core/svd.c transposes):
+ *   n <= 32 columns, m <= 64 rows, reduced U: one-sided (Hestenes) Jacobi in registers, a column
+ *     per lane (svd_warp.cuh);
+ *   129 <= n <= 512, m <= 16384 with K1's (2m + 512) T of shared memory within the device's limit
+ *     (fp64 on the H100: m <= 14272): Householder bidiagonalization, then bisection and inverse
+ *     iteration on the Golub-Kahan tridiagonal (svd_bidiag.cuh; H100, 100 x 256 x 256 fp32:
+ *     24 ms against 136 ms for the Jacobi kernel below);
+ *   otherwise one-sided Jacobi, one thread block per matrix, below.
+ * All keep the contract of include/metalcore/svd.h: S descending, NaN/Inf input -> NaN U, S, V
+ * with info 0; info != 0 where the result is not to be trusted (Jacobi: the sweeps done without
+ * converging; bidiagonalization: singular vectors whose orthogonalization broke down).
  *
- * Why this shape: a round-robin round rotates n/2 disjoint column pairs; each warp takes whole
- * pairs (the three length-m dot products are warp reductions, the column updates are lane
- * parallel), so a round needs a single block barrier. A and V are stored column-major (a
- * column is contiguous: conflict-free lanes) in shared memory when they fit, else in the
- * caller's workspace. Stopping test, scaling, zero-column rule and the orthonormal completion
- * of U mirror the CPU reference (src/cpu/svd_impl.inc). Ideas: one-sided Jacobi with
+ * Why the Jacobi kernel below has this shape: a round-robin round rotates n/2 disjoint column
+ * pairs; each warp takes whole pairs (the three length-m dot products are warp reductions, the
+ * column updates are lane parallel), so a round needs a single block barrier. A and V are stored
+ * column-major (a column is contiguous: conflict-free lanes) in shared memory when they fit, else
+ * in the caller's workspace. Stopping test, scaling, zero-column rule and the orthonormal
+ * completion of U mirror the CPU reference (src/cpu/svd_impl.inc). Ideas: one-sided Jacobi with
  * round-robin ordering as in MAGMA's batched gesvj and the W-cycle SVD paper (SC22); the code is
  * our own. */
 #include "../core/svd.h"
 #include "jacobi.cuh"
+#include "svd_bidiag.cuh"
 #include "svd_warp.cuh"
 
 namespace {
@@ -220,6 +229,13 @@ template <typename T> size_t hws_bytes(const mc_svd_args *x) {
     return mc::jacobi::align16((size_t)(x->batch * x->ucols) * sizeof(T));
 }
 
+/* Whether svd_bidiag.cuh takes the problem. Below n = 129 the Jacobi kernels stay: the
+ * bidiagonalization path was validated and timed for n >= 129 only. */
+constexpr int64_t kBidiagMinN = 129;
+template <typename T> bool use_bidiag(const mc_svd_args *x) {
+    return x->n >= kBidiagMinN && mc::svd_bidiag::supported<T>(x->m, x->n, x->device);
+}
+
 template <typename T> mc_status launch(const mc_svd_args *x) {
     cudaStream_t s = mc::as_stream(x->stream);
     if (x->n == 0) {
@@ -233,6 +249,12 @@ template <typename T> mc_status launch(const mc_svd_args *x) {
                                                       (int)x->n, (int)x->ucols, s);
         if (e != cudaErrorInvalidValue) return mc::launch_status(e, "svd (warp)");
     }
+    if (use_bidiag<T>(x)) /* workspace checked by src/core/svd.c */
+        return mc::launch_status(
+            mc::svd_bidiag::launch<T>(static_cast<const T *>(x->a), x->sa[0], x->sa[1], x->sa[2], static_cast<T *>(x->u),
+                                      static_cast<T *>(x->s), static_cast<T *>(x->v), x->info, x->batch, (int)x->m,
+                                      (int)x->n, (int)x->ucols, x->workspace, s),
+            "svd (bidiagonalization)");
     const Layout L = layout<T>(x->m, x->n, x->device);
     const size_t smem = L.small + (L.in_smem ? L.mats : 0);
     if (smem > 48 * 1024 &&
@@ -248,6 +270,7 @@ template <typename T> mc_status launch(const mc_svd_args *x) {
 }
 
 template <typename T> size_t workspace(const mc_svd_args *x) {
+    if (use_bidiag<T>(x)) return mc::svd_bidiag::workspace_bytes<T>((int)x->m, (int)x->n, (int)x->ucols, x->batch);
     const Layout L = layout<T>(x->m, x->n, x->device);
     return hws_bytes<T>(x) + (L.in_smem ? 0 : L.mats * (size_t)x->batch);
 }

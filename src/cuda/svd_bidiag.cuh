@@ -1,9 +1,13 @@
-/* Harness-only SVD by bidiagonalization (not wired into the library): A (m x n, m >= n,
- * 1 <= n <= kMaxN, n <= m <= kMaxM) = U diag(S) V^T, reduced (U m x n, S n descending, V n x n),
- * both row major, info (batch,) as eigh_tridiag's (number of cluster-orthogonalization breakdowns
- * of the Golub-Kahan eigenproblem). NaN/Inf anywhere in A -> that matrix's U, S, V all NaN.
+/* svd on CUDA by bidiagonalization (svd.cu routes fp32/fp64 with 129 <= n <= kMaxN here): A (m x n,
+ * m >= n, see supported()) = U diag(S) V^T, U m x ucols (ucols = n, or m for full_matrices), S n
+ * descending, V n x n, all row major; info (batch,): 0, or the number of singular vectors whose
+ * orthogonalization broke down (eigh_tridiag's count on the Golub-Kahan eigenproblem plus K5's),
+ * which svd reports as not converged. NaN/Inf anywhere in A -> that matrix's U, S, V all NaN,
+ * info 0. Why not Jacobi here: ~10 sweeps of one-sided Jacobi cost ~20x the flops of one reduction
+ * (H100, 100 x 256 x 256 fp32: 24 ms against the Jacobi kernel's 136 ms).
  *
- * Phases (one kernel each, caller's stream, no allocation, no host sync):
+ * Phases (one kernel each, caller's stream, no allocation, no host sync; the batch runs in chunks
+ * that bound the workspace, see chunk_of):
  *  K1 k_bidiag, one block of 512 threads per matrix: the scaled copy of A (row major, exact
  *     power-of-two scaling of jacobi.cuh) in the workspace, Householder bidiagonalization
  *     (LAPACK gebd2 order): per column k a left reflector H_k on rows k..m-1 (d_k), then a right
@@ -28,13 +32,18 @@
  *     singular-value cluster (consecutive gaps < 1e-3 ||T||) is Gram-Schmidt'ed against the
  *     previous members of its cluster. Sigma = max(lambda, 0) / scale. The column loop is
  *     sequential (block barriers per column that needs work).
- *  K4 k_backu / k_backv: U = Q_L [u; 0], V = Q_R v, one warp per column, the column in the
- *     workspace (L1/L2), reflectors read from RL/RR (coalesced).
+ *  K4 k_back: U = Q_L [u; 0] for columns c < n and, with full_matrices, Q_L e_c for c >= n (the
+ *     last m - n columns of the orthogonal Q_L: the orthonormal completion the reduction gives);
+ *     V = Q_R v. One warp per column, the column in the workspace (L1/L2), reflectors read from
+ *     RL/RR (coalesced).
+ * Validated by bench/harness/svd_bidiag.cu (a host double reference and a host model of these
+ * kernels; on the H100, n = 129..512 square and tall, random, rank-deficient, identity, zero,
+ * repeated, graded, 1e6-conditioned and NaN inputs, every error below 30 n eps).
  * Idea credits: LAPACK dgebd2 (reduction), Golub-Kahan (T_GK), dstein (inverse iteration); our code. */
-#ifndef MC_BENCH_SVD_BIDIAG_CUH
-#define MC_BENCH_SVD_BIDIAG_CUH
+#ifndef MC_CUDA_SVD_BIDIAG_CUH
+#define MC_CUDA_SVD_BIDIAG_CUH
 
-#include "../../src/cuda/eigh_tridiag.cuh"
+#include "eigh_tridiag.cuh"
 
 namespace mc {
 namespace svd_bidiag {
@@ -48,35 +57,47 @@ constexpr int kThreadsBd = 512;  /* K1 */
 constexpr int kThreadsSp = 256;  /* K5 */
 constexpr int kWarpsBack = 4;    /* K4 */
 constexpr int kDefTol = 8;       /* deficient: sigma <= kDefTol eps ||T|| */
-/* (solve, orthogonalize) rounds of eigh_tridiag's cluster process on T_GK: eigh_tridiag does
- * kClusterRounds = 2; a pseudo-random restart inside k_orth's last round is never solved again and
- * leaves a vector that is orthogonal inside its cluster only (host model, tall 200, fp32, 1e6
- * conditioned: residual 1.7e6 eps ||T||, ||V^T V - I|| 5.6e4 n eps); more rounds make that rarer. */
-constexpr int kRounds = et::kClusterRounds + 2;
+/* Bytes of workspace the batch may use at once (see chunk_of): ~13 n^2 T per square matrix, over
+ * 4x its input and outputs together; 10^5 fp32 matrices of 129 x 129 would need 88 GB in one
+ * piece. Square 512 x 512 fp64 still runs 157 matrices a chunk (fp32 256: 1251), at least one K1
+ * block on every SM of an H100. */
+constexpr size_t kWsBudget = (size_t)4 << 30;
 
-/* Workspace: the eigh_tridiag workspace of order 2n (ge), then ours. */
+/* K1's dynamic shared memory: the reflector and the product vector (m each), one partial sum per
+ * thread. */
+template <typename T> constexpr size_t bidiag_smem(int64_t m) { return (2 * (size_t)m + kThreadsBd) * sizeof(T); }
+
+/* Whether launch takes an m x n problem (any ucols) on device. */
+template <typename T> inline bool supported(int64_t m, int64_t n, int device) {
+    return n >= 1 && n <= kMaxN && m >= n && m <= kMaxM && bidiag_smem<T>(m) <= mc::jacobi::smem_limit(device);
+}
+
+/* Workspace of a chunk of matrices: the eigh_tridiag workspace of order 2n (ge; its A and tau are
+ * not used: they belong to eigh_tridiag's K1 and K4), then ours. */
 template <typename T> struct Ws {
     et::Ws<T> ge;
-    T *A, *RL, *RR, *tauL, *tauR, *Uw, *Vw, *wgk, *sig;
-    int32_t *inv;
+    T *A;           /* K1: the scaled copy of A (m x n row major); K4: U's columns (ucols of length m) */
+    T *RL, *RR;     /* reflectors: left k at RL[k m + i], i >= k; right k at RR[k n + j], j > k */
+    T *tauL, *tauR; /* their scalars (0: identity) */
+    T *Uw, *Vw;     /* K5's u and v of column c at [c n + i]; K4 transforms v in place */
+    T *wgk;         /* k_orth's eigenvalue output (not used afterwards) */
 };
 
-template <typename T> inline size_t carve(void *base, int m, int n, int64_t batch, Ws<T> *w) {
-    const size_t gbytes = et::carve<T>(nullptr, 2 * n, batch, nullptr);
+/* Bytes of the workspace for nb matrices; with base non-null, also the arrays' addresses. */
+template <typename T> inline size_t carve(void *base, int m, int n, int ucols, int64_t nb, Ws<T> *w) {
+    const size_t gbytes = et::carve<T>(nullptr, 2 * n, nb, nullptr);
     size_t off = et::al256(gbytes);
-    auto take = [&](size_t bytes) {
+    auto take = [&](size_t elems) {
         const size_t o = off;
-        off += et::al256(bytes);
+        off += et::al256(elems * sizeof(T));
         return o;
     };
-    const size_t B = (size_t)batch;
-    const size_t oA = take(B * m * n * sizeof(T)), oRL = take(B * n * m * sizeof(T)), oRR = take(B * n * n * sizeof(T)),
-                 otl = take(B * n * sizeof(T)), otr = take(B * n * sizeof(T)), oU = take(B * n * m * sizeof(T)),
-                 oV = take(B * n * n * sizeof(T)), ow = take(B * 2 * n * sizeof(T)), os = take(B * n * sizeof(T)),
-                 oi = take(B * 2 * n * sizeof(int32_t));
+    const size_t B = (size_t)nb;
+    const size_t oA = take(B * m * ucols), oRL = take(B * n * m), oRR = take(B * n * n), otl = take(B * n),
+                 otr = take(B * n), oU = take(B * n * n), oV = take(B * n * n), ow = take(B * 2 * n);
     if (base && w) {
         char *c = static_cast<char *>(base);
-        et::carve<T>(base, 2 * n, batch, &w->ge);
+        et::carve<T>(base, 2 * n, nb, &w->ge);
         w->A = reinterpret_cast<T *>(c + oA);
         w->RL = reinterpret_cast<T *>(c + oRL);
         w->RR = reinterpret_cast<T *>(c + oRR);
@@ -85,25 +106,35 @@ template <typename T> inline size_t carve(void *base, int m, int n, int64_t batc
         w->Uw = reinterpret_cast<T *>(c + oU);
         w->Vw = reinterpret_cast<T *>(c + oV);
         w->wgk = reinterpret_cast<T *>(c + ow);
-        w->sig = reinterpret_cast<T *>(c + os);
-        w->inv = reinterpret_cast<int32_t *>(c + oi);
     }
     return off;
 }
 
-template <typename T> size_t workspace_bytes(int m, int n, int64_t batch) {
+/* Matrices per chunk of the batch: as many as fit in budget bytes (at least 1), at most 65535 (the
+ * grid.y limit of K2, K3 and K4). carve is subadditive in nb, so nb matrices need at most nb times
+ * one's bytes. budget is kWsBudget but for the harness, which checks chunks of one matrix. */
+template <typename T> inline int64_t chunk_of(int m, int n, int ucols, int64_t batch, size_t budget) {
+    const size_t one = carve<T>(nullptr, m, n, ucols, 1, nullptr);
+    int64_t nb = (int64_t)(budget / one);
+    if (nb < 1) nb = 1;
+    if (nb > 65535) nb = 65535;
+    return nb < batch ? nb : batch;
+}
+
+/* Bytes of workspace launch needs (0 for batch 0). */
+template <typename T> size_t workspace_bytes(int m, int n, int ucols, int64_t batch, size_t budget = kWsBudget) {
     if (n < 1 || batch <= 0) return 0;
-    return carve<T>(nullptr, m, n, batch, nullptr);
+    return carve<T>(nullptr, m, n, ucols, chunk_of<T>(m, n, ucols, batch, budget), nullptr);
 }
 
 /* ---- K1: Householder bidiagonalization, one block per matrix ---- */
 
-/* dynamic shared memory: (m + n + blockDim) T */
+/* a: (batch, m, n) at (sb, sr, sc); dynamic shared memory bidiag_smem<T>(m). */
 template <typename T>
 __global__ void __launch_bounds__(kThreadsBd)
     k_bidiag(const T *__restrict__ a, int64_t sb, int64_t sr, int64_t sc, Ws<T> ws, int m, int n) {
     extern __shared__ __align__(16) unsigned char smem[];
-    T *uv = reinterpret_cast<T *>(smem), *wy = uv + m, *part = wy + (m > n ? m : n);
+    T *uv = reinterpret_cast<T *>(smem), *wy = uv + m, *part = wy + m;
     __shared__ T red[32];
     const int tid = threadIdx.x, nt = blockDim.x, lane = tid & 31, warp = tid >> 5, nw = nt >> 5;
     const int64_t b = blockIdx.x;
@@ -246,8 +277,14 @@ template <typename T> __host__ __device__ inline T btmul(const T *gk, const T *y
     return gk[2 * i] * y[i] + (i > 0 ? gk[2 * i - 1] * y[i - 1] : (T)0);
 }
 
-/* dynamic shared memory: (2n (gk) + 2n (dots) + n (sig)) T + 4n int */
-template <typename T> __global__ void __launch_bounds__(kThreadsSp, 1) k_split(Ws<T> ws, T *__restrict__ so, int n) {
+/* Dynamic shared memory of K5: gk and dots (2n each), sigma (n); inv (2n), cst, flg (n each) */
+template <typename T> inline size_t k5_smem(int n) { return 5 * (size_t)n * sizeof(T) + 4 * (size_t)n * sizeof(int); }
+
+/* so: (chunk, n) singular values; info: (chunk,), k_orth's count, to which K5 adds the parts whose
+ * Gram-Schmidt still vanished in the last pass. */
+template <typename T>
+__global__ void __launch_bounds__(kThreadsSp, 1)
+    k_split(Ws<T> ws, T *__restrict__ so, int32_t *__restrict__ info, int n) {
     extern __shared__ __align__(16) unsigned char smem[];
     const int N2 = 2 * n;
     T *gk = reinterpret_cast<T *>(smem), *dots = gk + N2, *sg = dots + N2;
@@ -277,9 +314,8 @@ template <typename T> __global__ void __launch_bounds__(kThreadsSp, 1) k_split(W
         while (s > 0 && sg[s - 1] - sg[s] < ortol) --s; /* bounded by c */
         cst[c] = s;
         so[b * n + c] = sg[c] / scale;
-        ws.sig[b * n + c] = sg[c];
     }
-    T *Vw = ws.Vw + b * (int64_t)n * n, *Uw = ws.Uw + b * (int64_t)n * n; /* u: length n here */
+    T *Vw = ws.Vw + b * (int64_t)n * n, *Uw = ws.Uw + b * (int64_t)n * n;
     const T *Zb = ws.ge.Z + b * (int64_t)N2 * N2;
     /* split and normalize each part, a warp per column */
     for (int c = warp; c < n; c += nw) {
@@ -305,7 +341,9 @@ template <typename T> __global__ void __launch_bounds__(kThreadsSp, 1) k_split(W
         if (lane == 0) flg[c] = f;
     }
     __syncthreads();
-    /* sequential repair / Gram-Schmidt (uniform control flow: flg, cst in shared memory) */
+    /* sequential repair / Gram-Schmidt (uniform control flow: flg, cst in shared memory, ss a
+     * block sum) */
+    int nfail = 0;
     for (int c = 0; c < n; ++c) {
         const int f = flg[c], s = (f || (cst[c] < c && 2 * sg[c] < ortol)) ? 0 : cst[c]; /* deficient or near-null cluster: against all previous */
         if (!f && s == c) continue; /* uniform */
@@ -351,8 +389,10 @@ template <typename T> __global__ void __launch_bounds__(kThreadsSp, 1) k_split(W
                 if (ss > (T)1e4 * eps * eps) {
                     const T fct = (T)1 / et::sq_root(ss);
                     for (int i = tid; i < n; i += nt) xc[i] *= fct;
-                } else { /* vanished: a pseudo-random restart (then GS again) */
+                } else { /* vanished: a pseudo-random restart (then GS again; after the last pass the
+                          * column is not orthogonalized: reported in info) */
                     for (int i = tid; i < n; i += nt) xc[i] = et::hrand<T>((uint32_t)(c * 3 + pass) + 31337u * (part + 1), (uint32_t)i);
+                    nfail += pass == 3;
                 }
                 __syncthreads();
                 if (pass >= 1 && ss > (T)0.25) break; /* uniform: block_sum result */
@@ -360,30 +400,35 @@ template <typename T> __global__ void __launch_bounds__(kThreadsSp, 1) k_split(W
         }
         __syncthreads();
     }
+    if (tid == 0 && nfail) info[b] += nfail;
 }
 
-/* ---- K4: U = Q_L [u; 0], V = Q_R v; one warp per column ---- */
+/* ---- K4: U = Q_L [u; 0] (and Q_L e_c for c >= n), V = Q_R v; one warp per column ---- */
 
-/* grid (ceil(n / kWarpsBack), batch); which 0: U (length m, reflectors RL, k = n-1..0),
- * 1: V (length n, reflectors RR on k+1.., k = n-2..0). x: scratch column in the workspace
- * (U: Uw holds n columns of length n; we use a separate stride-m area, see launch). */
+/* grid (ceil(cols / kWarpsBack), chunk). which 0: U (m x ucols, reflectors RL, k = n-1..0), the
+ * column built in ws.A; 1: V (n x n, reflectors RR on rows k+1.., k = n-2..0), in place in Vw. */
 template <typename T>
 __global__ void __launch_bounds__(32 * kWarpsBack)
-    k_back(Ws<T> ws, T *__restrict__ out, T *__restrict__ xs, int m, int n, int which) {
+    k_back(Ws<T> ws, T *__restrict__ out, int m, int n, int ucols, int which) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int64_t b = blockIdx.y;
     const int c = blockIdx.x * kWarpsBack + warp;
-    if (c >= n) return;
-    const int L = which == 0 ? m : n;
-    T *ob = out + b * (int64_t)L * n;
+    const int L = which == 0 ? m : n, cols = which == 0 ? ucols : n;
+    if (c >= cols) return;
+    T *ob = out + b * (int64_t)L * cols;
     if (ws.ge.flag[2 * b]) {
-        for (int i = lane; i < L; i += 32) ob[(int64_t)i * n + c] = (T)NAN;
+        for (int i = lane; i < L; i += 32) ob[(int64_t)i * cols + c] = (T)NAN;
         return;
     }
-    T *x = xs + (b * (int64_t)n + c) * L;
-    const T *src = (which == 0 ? ws.Uw : ws.Vw) + (b * (int64_t)n + c) * n;
-    for (int i = lane; i < L; i += 32) x[i] = i < n ? src[i] : (T)0;
-    __syncwarp();
+    T *x;
+    if (which == 0) {
+        x = ws.A + (b * (int64_t)ucols + c) * m;
+        const T *src = ws.Uw + (b * (int64_t)n + c) * n;
+        for (int i = lane; i < m; i += 32) x[i] = c < n ? (i < n ? src[i] : (T)0) : (T)(i == c);
+        __syncwarp();
+    } else {
+        x = ws.Vw + (b * (int64_t)n + c) * n;
+    }
     const T *R = which == 0 ? ws.RL + b * (int64_t)n * m : ws.RR + b * (int64_t)n * n;
     const T *tau = (which == 0 ? ws.tauL : ws.tauR) + b * n;
     for (int k = which == 0 ? n - 1 : n - 2; k >= 0; --k) {
@@ -397,88 +442,74 @@ __global__ void __launch_bounds__(32 * kWarpsBack)
         for (int i = s + lane; i < L; i += 32) x[i] -= acc * r[i];
         __syncwarp();
     }
-    for (int i = lane; i < L; i += 32) ob[(int64_t)i * n + c] = x[i];
+    for (int i = lane; i < L; i += 32) ob[(int64_t)i * cols + c] = x[i];
 }
 
-/* U scratch of stride m: in the RL-sized area after Uw? We reuse ws.A (m n per matrix, free after
- * K1... no: K1's A is not needed after K1 (reflectors are in RL/RR), so it holds the U columns;
- * V columns use ws.ge.A (2n x 2n per matrix, unused by k_bisect/k_solve/k_orth). */
+/* ---- host side ---- */
 
-/* marks (5 events, may be null): after K1, K2, K3 (+clusters), K5, K4. */
+/* Same as launch; marks (5 events, may be null) are recorded after K1, K2, K3 (+ cluster rounds),
+ * K5 and K4 of every chunk (the harness's per-phase timing; meaningful for a batch of one chunk);
+ * budget: see chunk_of (the workspace must have workspace_bytes<T>(m, n, ucols, batch, budget)). */
 template <typename T>
 cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *u, T *s, T *v, int32_t *info, int64_t batch,
-                      int m, int n, void *workspace, cudaStream_t stream, cudaEvent_t *marks) {
-    if (n < 1 || n > kMaxN || m < n || m > kMaxM || batch < 0 || batch > 65535) return cudaErrorInvalidValue;
+                      int m, int n, int ucols, void *workspace, cudaStream_t stream, cudaEvent_t *marks,
+                      size_t budget = kWsBudget) {
+    if (n < 1 || n > kMaxN || m < n || m > kMaxM || (ucols != n && ucols != m) || batch < 0)
+        return cudaErrorInvalidValue;
     if (batch == 0) return cudaSuccess;
     if (!workspace || (reinterpret_cast<uintptr_t>(workspace) & 15)) return cudaErrorInvalidValue;
-    Ws<T> ws;
-    carve<T>(workspace, m, n, batch, &ws);
     int dev = 0;
     cudaError_t err = cudaGetDevice(&dev);
     if (err != cudaSuccess) return err;
+    if (!supported<T>(m, n, dev)) return cudaErrorInvalidValue;
     const size_t limit = mc::jacobi::smem_limit(dev);
+    const int64_t chunk = chunk_of<T>(m, n, ucols, batch, budget);
+    Ws<T> ws;
+    carve<T>(workspace, m, n, ucols, chunk, &ws);
     auto mark = [&](int i) {
         if (marks) cudaEventRecord(marks[i], stream);
     };
     const int N2 = 2 * n;
-    /* K1 */
-    const size_t sm1 = ((size_t)m + (size_t)m + kThreadsBd) * sizeof(T);
-    if (sm1 > limit) return cudaErrorInvalidValue;
-    if (sm1 > 48 * 1024 &&
-        (err = cudaFuncSetAttribute(k_bidiag<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm1)) != cudaSuccess)
+    const size_t sm1 = bidiag_smem<T>(m), sm2 = 3 * (size_t)N2 * sizeof(T), sm5 = k5_smem<T>(n);
+    using mc::jacobi::allow_smem;
+    if ((err = allow_smem(k_bidiag<T>, sm1)) != cudaSuccess || (err = allow_smem(k_split<T>, sm5)) != cudaSuccess)
         return err;
-    k_bidiag<T><<<(unsigned)batch, kThreadsBd, sm1, stream>>>(a, sb, sr, sc, ws, m, n);
-    if ((err = cudaGetLastError()) != cudaSuccess) return err;
-    mark(0);
-    /* K2: eigh_tridiag's bisection on T_GK */
-    const size_t sm2 = 3 * (size_t)N2 * sizeof(T);
-    et::k_bisect<T><<<dim3((unsigned)((N2 + et::kThreadsBis - 1) / et::kThreadsBis), (unsigned)batch), et::kThreadsBis, sm2,
-                      stream>>>(ws.ge, N2, 0);
-    if ((err = cudaGetLastError()) != cudaSuccess) return err;
-    mark(1);
-    /* K3 + cluster rounds, as eigh_tridiag::launch_ex */
-    int ch = et::kMaxChunk;
-    while (ch > 1 && et::solve_smem<T>(N2, ch) + 1024 > limit) ch /= 2;
-    const size_t sm3 = et::solve_smem<T>(N2, ch);
-    if (sm3 > 48 * 1024 &&
-        (err = cudaFuncSetAttribute(et::k_solve<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm3)) != cudaSuccess)
-        return err;
-    auto solve = [&](int mode, int iters) {
-        et::k_solve<T><<<dim3((unsigned)((N2 + ch - 1) / ch), (unsigned)batch), ch, sm3, stream>>>(ws.ge, N2, 0, mode, iters);
-    };
-    solve(0, et::kSolveIters);
-    const size_t sm4 = et::orth_smem<T>(N2);
-    if (sm4 > 48 * 1024 &&
-        (err = cudaFuncSetAttribute(et::k_orth<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm4)) != cudaSuccess)
-        return err;
-    et::k_orth<T><<<(unsigned)batch, et::kThreadsOrth, sm4, stream>>>(ws.ge, ws.wgk, info, N2, 0);
-    for (int r = 1; r <= kRounds; ++r) {
-        solve(1, 1);
-        et::k_orth<T><<<(unsigned)batch, et::kThreadsOrth, sm4, stream>>>(ws.ge, ws.wgk, info, N2, r == kRounds ? 2 : 1);
+    for (int64_t b0 = 0; b0 < batch; b0 += chunk) {
+        const unsigned nb = (unsigned)(batch - b0 < chunk ? batch - b0 : chunk);
+        int32_t *info_c = info + b0;
+        k_bidiag<T><<<nb, kThreadsBd, sm1, stream>>>(a + b0 * sb, sb, sr, sc, ws, m, n);
+        if ((err = cudaGetLastError()) != cudaSuccess) return err;
+        mark(0);
+        /* K2: eigh_tridiag's bisection on T_GK */
+        const unsigned gb = (unsigned)((N2 + et::kThreadsBis - 1) / et::kThreadsBis);
+        et::k_bisect<T><<<dim3(gb, nb), et::kThreadsBis, sm2, stream>>>(ws.ge, N2, 0);
+        if ((err = cudaGetLastError()) != cudaSuccess) return err;
+        mark(1);
+        /* K3 + the cluster and repair rounds on T_GK */
+        if ((err = et::launch_vectors<T>(ws.ge, ws.wgk, info_c, nb, N2, limit, stream, nullptr)) != cudaSuccess)
+            return err;
+        mark(2);
+        k_split<T><<<nb, kThreadsSp, sm5, stream>>>(ws, s + b0 * n, info_c, n);
+        if ((err = cudaGetLastError()) != cudaSuccess) return err;
+        mark(3);
+        const dim3 gu((unsigned)((ucols + kWarpsBack - 1) / kWarpsBack), nb);
+        const dim3 gv((unsigned)((n + kWarpsBack - 1) / kWarpsBack), nb);
+        k_back<T><<<gu, 32 * kWarpsBack, 0, stream>>>(ws, u + b0 * m * ucols, m, n, ucols, 0);
+        k_back<T><<<gv, 32 * kWarpsBack, 0, stream>>>(ws, v + b0 * n * n, m, n, ucols, 1);
+        if ((err = cudaGetLastError()) != cudaSuccess) return err;
+        mark(4);
     }
-    if ((err = cudaGetLastError()) != cudaSuccess) return err;
-    mark(2);
-    /* K5 */
-    const size_t sm5 = 5 * (size_t)n * sizeof(T) + 4 * (size_t)n * sizeof(int);
-    if (sm5 > 48 * 1024 &&
-        (err = cudaFuncSetAttribute(k_split<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm5)) != cudaSuccess)
-        return err;
-    k_split<T><<<(unsigned)batch, kThreadsSp, sm5, stream>>>(ws, s, n);
-    if ((err = cudaGetLastError()) != cudaSuccess) return err;
-    mark(3);
-    /* K4: U columns (length m) in ws.A (m n per matrix), V columns (length n) in ws.ge.A (4 n^2) */
-    const dim3 g4((unsigned)((n + kWarpsBack - 1) / kWarpsBack), (unsigned)batch);
-    k_back<T><<<g4, 32 * kWarpsBack, 0, stream>>>(ws, u, ws.A, m, n, 0);
-    k_back<T><<<g4, 32 * kWarpsBack, 0, stream>>>(ws, v, ws.ge.A, m, n, 1);
-    if ((err = cudaGetLastError()) != cudaSuccess) return err;
-    mark(4);
     return cudaSuccess;
 }
 
+/* a: (batch, m, n) at element strides (sb, sr, sc); u: (batch, m, ucols), ucols = n or m; s: (batch,
+ * n); v: (batch, n, n), all contiguous; info: (batch,); workspace: workspace_bytes<T>(m, n, ucols,
+ * batch) bytes, 16-byte aligned (not needed for batch 0). An unsupported shape (see supported())
+ * gives cudaErrorInvalidValue. Runs on stream; no allocation, no sync. */
 template <typename T>
 cudaError_t launch(const T *a, int64_t sb, int64_t sr, int64_t sc, T *u, T *s, T *v, int32_t *info, int64_t batch, int m,
-                   int n, void *workspace, cudaStream_t stream) {
-    return launch_ex<T>(a, sb, sr, sc, u, s, v, info, batch, m, n, workspace, stream, nullptr);
+                   int n, int ucols, void *workspace, cudaStream_t stream) {
+    return launch_ex<T>(a, sb, sr, sc, u, s, v, info, batch, m, n, ucols, workspace, stream, nullptr);
 }
 
 } // namespace svd_bidiag
