@@ -130,9 +130,8 @@ def test_subnormal_matrix(device, dtype, n):
     Jacobi kernels apply would be 2^(max_exp) and overflow; it is capped instead
     (mc_pow2_scale, also behind the CUDA kernels' pow2_scale). At this magnitude the dtype still
     carries ~20 (fp32) / ~50 bits, so the usual tolerances hold. The sizes reach every CUDA
-    kernel: eigh n = 3 eigh_warp, 40 eigh_block (both dtypes), 72 eigh_block (fp32) / eigh_jacobi
-    in shared memory (fp64), 130 eigh_jacobi in shared (fp32) / global memory (fp64); svd n = 3
-    svd_warp, 40 and 72 svd_jacobi, 130 svd_bidiag."""
+    kernel Python uses: eigh n = 3 eigh_warp, 40, 72 and 130 eigh_tridiag (130: past the shared
+    memory tile in fp64); svd n = 3 svd_warp, 40 and 72 svd_jacobi, 130 svd_bidiag."""
     g = torch.Generator().manual_seed(7)
     A = torch.randn(2, n, n, generator=g, dtype=torch.float64)
     A = A + A.mT
@@ -157,10 +156,9 @@ def test_eigh_kinds(device, dtype, kind, n):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("b,n", [(17, 32), (9, 64), (3, 100), (2, 128), (2, 160), (2, 256), (1, 512)])
 def test_eigh_sizes(device, dtype, b, n):
-    """Hits every CUDA kernel: eigh_warp (n <= 32), eigh_block (fp32 n <= 128, fp64 n <= 64),
-    eigh_jacobi with A and V in shared memory (fp64 100, fp32 160) or in the global-memory
-    workspace (fp64 128 and 160, both 256 and 512); on the CPU n > 40 checks the routing to
-    LAPACK."""
+    """Hits every CUDA path: eigh_warp (n <= 32), eigh_tridiag with its K1 in a shared-memory tile
+    from the start (fp32 n <= 224, fp64 <= 160), from part way (256, fp64 160..) and with blocks
+    of 256, 512 and 1024 threads; on the CPU n > 40 checks the routing to LAPACK."""
     if device == "cpu" and n > 128:
         b = 1
     g = torch.Generator().manual_seed(n)
@@ -190,7 +188,7 @@ def test_eigh_noncontiguous_and_batch_shapes(device, dtype):
     L, Q = metalcore.eigh(A)
     check_eigh(A.double().cpu(), L, Q, dtype)
     big = make_sym("random", 4, 50, g).to(dtype).to(device)
-    A = big[::2, 3:43, 3:43].transpose(-1, -2)  # the same at n = 40 (CUDA: eigh_block)
+    A = big[::2, 3:43, 3:43].transpose(-1, -2)  # the same at n = 40 (CUDA: eigh_tridiag)
     L, Q = metalcore.eigh(A)
     check_eigh(A.double().cpu(), L, Q, dtype)
     A4 = make_sym("random", 6, 5, g).to(dtype).reshape(2, 3, 5, 5).to(device)
@@ -207,7 +205,7 @@ def test_eigh_noncontiguous_and_batch_shapes(device, dtype):
 @pytest.mark.parametrize("n", [6, 40, 72])
 def test_eigh_nonfinite(device, dtype, n):
     """NaN / Inf in a matrix: NaN eigenvalues and vectors for that matrix alone, info 0. On CUDA
-    n = 40 and 72 reach eigh_block (fp32; fp64 at 40) and eigh_jacobi (fp64 at 72)."""
+    n = 40 and 72 reach eigh_tridiag."""
     if device == "cpu" and n > sys.modules["metalcore.eigh"].ROUTE_N["cpu"]:
         pytest.skip("routed to LAPACK (torch.linalg.eigh) on the CPU")
     A = make_sym("random", 3, n, torch.Generator().manual_seed(1)).to(dtype)

@@ -1,4 +1,4 @@
-/* Host side of the eigh harnesses (eigh_warp.cu, eigh_block.cu, eigh_tridiag.cu): a double-precision
+/* Host side of the eigh harnesses (eigh_warp.cu, eigh_tridiag.cu): a double-precision
  * cyclic Jacobi reference (ref_eig) and a faster Householder + bisection one for n > 128
  * (ref_eig_tridiag), the symmetric test matrices by kind, and the check of one batch (check_case,
  * check_results). */

@@ -2,7 +2,7 @@
 # Compiles (in parallel) and then runs every standalone harness in bench/harness (or the ones
 # named), one after the other, on the device machine: each checks its kernels against a host
 # reference, then times them.
-#   bash bench/harness/run_all.sh [name ...]        e.g. eigh_block chol_batched
+#   bash bench/harness/run_all.sh [name ...]        e.g. eigh_tridiag chol_batched
 # Output: $OUT/harness.log (or stdout when OUT is unset). MC_HARNESS_TIMEOUT: seconds per harness.
 set -u
 cd "$(dirname "$0")/../.."

@@ -1,7 +1,7 @@
 """Batched symmetric eigendecomposition: `eigh(A, UPLO='L') -> (L, Q)` and `eigh_ex` (which also
 returns the per-matrix convergence info instead of raising). The C library: on the CPU, lane-batched
-cyclic Jacobi; on CUDA, Jacobi in registers for n <= 128 (fp64: 64) and Householder
-tridiagonalization with bisection and inverse iteration above (src/cuda/eigh.cu says which)."""
+cyclic Jacobi; on CUDA, Jacobi in registers for n <= 32 and Householder tridiagonalization with
+bisection and inverse iteration above (src/cuda/eigh.cu says which)."""
 from __future__ import annotations
 
 from typing import NamedTuple

@@ -1,10 +1,10 @@
-/* eigh on CUDA, four kernels by size (per dtype; forward() dispatches):
+/* eigh on CUDA, three kernels by size (forward() dispatches):
  *   n <= 32 (float, double): eigh_warp.cuh, several matrices per warp, rows in registers;
- *   33 <= n <= 128 float, 33 <= n <= 64 double: eigh_block.cuh, one thread block per matrix, one
- *     row per thread in registers (same GF(2^m) pairing, cross-warp partners through shared
- *     memory);
- *   up to n = 1024: eigh_tridiag.cuh, Householder tridiagonalization, bisection and inverse
- *     iteration (Jacobi's ~20x more flops lose there: H100, fp32 100 x 256 4.9 ms against 163);
+ *   33 <= n <= 1024: eigh_tridiag.cuh, Householder tridiagonalization, bisection and inverse
+ *     iteration (Jacobi's ~20x more flops lose there: H100, fp32 100 x 256 4.1 ms against 163;
+ *     the register-resident block Jacobi that had 33..128 lost too once the reduction ran in
+ *     shared memory: batch 1000, fp32 n = 33 0.46 ms against 1.10, 64 1.08 against 1.26, fp64
+ *     n = 33 0.71 against 3.32, 64 1.68 against 3.80; bench/harness/eigh_tridiag.cu);
  *   above: eigh_jacobi below, parallel-order (round-robin) two-sided Jacobi, one thread block per
  *     matrix, the matrix in shared or global memory (reached through the C API only: Python sends
  *     n > 512 to cuSOLVER).
@@ -23,7 +23,6 @@
  * (L2 resident for moderate batches). Idea of the 2x2-block form of a parallel Jacobi round:
  * Brent & Luk (1985), the systolic-array Jacobi method; the code is our own. */
 #include "../core/eigh.h"
-#include "eigh_block.cuh"
 #include "eigh_tridiag.cuh"
 #include "eigh_warp.cuh"
 #include "jacobi.cuh"
@@ -178,21 +177,14 @@ template <typename T> mc_status launch(const mc_eigh_args *x) {
     return mc::check_launch("eigh");
 }
 
-/* Whether eigh_block.cuh takes n: above eigh_warp's range, within its own, and its shared memory
- * within the device's limit (always on sm_80 and newer; else eigh_jacobi takes it). */
-template <typename T> bool use_block(int64_t n, int device) {
-    return n > mc::eigh_warp::kMaxN && n <= mc::eigh_block::max_n<T>() &&
-           mc::eigh_block::smem_needed<T>((int)n) <= mc::jacobi::smem_limit(device);
-}
-
-/* Whether eigh_tridiag.cuh takes n: above the register kernels' range, up to its own limit. */
-template <typename T> bool use_tridiag(int64_t n, int device) {
-    return n > mc::eigh_warp::kMaxN && !use_block<T>(n, device) && n <= mc::eigh_tridiag::max_n<T>();
+/* Whether eigh_tridiag.cuh takes n: above the register kernel's range, up to its own limit. */
+template <typename T> bool use_tridiag(int64_t n) {
+    return n > mc::eigh_warp::kMaxN && n <= mc::eigh_tridiag::max_n<T>();
 }
 
 template <typename T> size_t workspace_size(const mc_eigh_args *x) {
-    if (x->n <= mc::eigh_warp::kMaxN || use_block<T>(x->n, x->device)) return 0;
-    if (use_tridiag<T>(x->n, x->device)) return mc::eigh_tridiag::workspace_bytes<T>((int)x->n, x->batch);
+    if (x->n <= mc::eigh_warp::kMaxN) return 0;
+    if (use_tridiag<T>(x->n)) return mc::eigh_tridiag::workspace_bytes<T>((int)x->n, x->batch);
     const Layout L = layout<T>(x->n, x->device);
     return L.in_smem ? 0 : L.mats * (size_t)x->batch;
 }
@@ -205,10 +197,7 @@ template <typename T> mc_status forward(const mc_eigh_args *x) {
     if (n >= 1 && n <= mc::eigh_warp::kMaxN) /* registers, several matrices per warp */
         return mc::launch_status(
             mc::eigh_warp::launch<T>(a, x->sa[0], x->sa[1], x->sa[2], w, q, x->info, x->batch, n, s), "eigh (warp)");
-    if (use_block<T>(n, x->device)) /* registers, one block per matrix */
-        return mc::launch_status(
-            mc::eigh_block::launch<T>(a, x->sa[0], x->sa[1], x->sa[2], w, q, x->info, x->batch, n, s), "eigh (block)");
-    if (use_tridiag<T>(n, x->device)) /* tridiagonalization; workspace checked by src/core/eigh.c */
+    if (use_tridiag<T>(n)) /* tridiagonalization; workspace checked by src/core/eigh.c */
         return mc::launch_status(mc::eigh_tridiag::launch<T>(a, x->sa[0], x->sa[1], x->sa[2], w, q, x->info, x->batch,
                                                              n, x->workspace, s),
                                  "eigh (tridiagonal)");

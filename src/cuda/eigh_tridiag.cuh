@@ -1,5 +1,5 @@
-/* eigh for larger matrices (meant for n > 128 in float, n > 64 in double; 1 <= n <= kMaxN = 1024)
- * on CUDA: Householder tridiagonalization, bisection, inverse iteration, back-transformation, in
+/* eigh on CUDA for n > 32 (eigh.cu routes 33..1024 here; any 1 <= n <= kMaxN = 1024 works):
+ * Householder tridiagonalization, bisection, inverse iteration, back-transformation, in
  * five kernels on the caller's stream (no allocation, no host sync; the caller passes a workspace
  * of workspace_bytes<T>(n, batch) bytes, 16-byte aligned).
  *
@@ -11,15 +11,15 @@
  * (load_check_scale), so subnormal and huge matrices work.
  *
  * Phases (one kernel each; B = batch):
- *  K1 k_tridiag, one block of 1024 threads per matrix: the scaled symmetric matrix (both
- *     triangles, kept exactly symmetric) in the workspace (global memory, L2 resident for moderate
- *     batches), unblocked Householder reduction T = H_{n-3}..H_0 A H_0..H_{n-3} as LAPACK's
- *     sytd2: per column k, the reflector from row k (dlarfg), p = tau A22 v (column-oriented
- *     symv, coalesced; the threads split into row lanes x column groups), w = p - tau/2 (p.v) v,
- *     A22 -= v w^T + w v^T, that update deferred to and fused with the next column's symv. The
- *     reflector v_k (v_k[k+1] = 1) overwrites row k of the working matrix, tau_k, d, e go to the
- *     workspace. Cost: ~n^3/3 element read-modify-writes per matrix from L2, ~6 block barriers
- *     per column.
+ *  K1 k_tridiag, one block per matrix (128..1024 threads, tri_config): the scaled symmetric
+ *     matrix (both triangles, kept exactly symmetric) in the workspace (global memory, L2 resident
+ *     for moderate batches; a shared-memory tile once the trailing block fits), unblocked
+ *     Householder reduction T = H_{n-3}..H_0 A H_0..H_{n-3} as LAPACK's sytd2: per column k,
+ *     the reflector from row k (dlarfg), p = tau A22 v (column-oriented symv, coalesced; the
+ *     threads split into row lanes x column groups), w = p - tau/2 (p.v) v, A22 -= v w^T + w v^T,
+ *     that update deferred to and fused with the next column's symv. The reflector v_k
+ *     (v_k[k+1] = 1) goes to row k of the workspace matrix, tau_k, d, e to the workspace. Cost:
+ *     ~n^3/3 element read-modify-writes per matrix, ~6 block barriers per column.
  *  K2 k_bisect, grid (n/128, B), one thread per eigenvalue: T splits where |e_i| <= eps ||T||_inf
  *     (an absolute test: the perturbation is within the backward error of K1); thread j takes the
  *     unreduced block [lo, hi) that holds index j and finds the (j - lo)-th eigenvalue of that
@@ -883,21 +883,16 @@ struct Tri1 {
     size_t smem;
 };
 
-/* 1024 threads per matrix while the batch leaves SMs idle; above that, fewer threads (4 per row,
- * at least 128) and a tile sized to the matrix, so that several matrices share an SM. The tile
- * side is the largest that fits what is left of limit (0 below 32: stays in global memory). */
-template <typename T> Tri1 tri_config(int n, int64_t batch, size_t limit, int dev, int force_threads) {
+/* Four threads per row up to 512 (at least 128), 1024 above n = 224; measured on H100 (K1 alone,
+ * bench/harness/eigh_tridiag.cu): fp32 100 x 128 0.42 ms at 512 against 0.50 at 256 and 1024,
+ * 100 x 200 1.01 at 512 against 1.07 at 1024, batch 1000 x 64 0.46 at 256. The tile side is the
+ * largest that fits what is left of limit (0 below 32: stays in global memory). */
+template <typename T> Tri1 tri_config(int n, size_t limit, int force_threads) {
     Tri1 c;
-    c.threads = kThreadsTri;
-    int sms = 0;
-    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) sms = 0;
-    if (force_threads > 0) {
-        c.threads = force_threads;
-    } else if (batch > sms) {
-        int t = 128;
-        while (t < kThreadsTri && t < 4 * n) t *= 2;
-        c.threads = t;
-    }
+    c.threads = 128;
+    while (c.threads < 512 && c.threads < 4 * n) c.threads *= 2;
+    if (n > 224) c.threads = kThreadsTri;
+    if (force_threads > 0) c.threads = force_threads;
     const size_t fixed = (4 * (size_t)n + c.threads) * sizeof(T), reserve = 2048; /* static red/sh_* */
     size_t s = 0;
     if (limit > fixed + reserve)
@@ -928,7 +923,7 @@ cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q
     };
 
     /* K1 */
-    const Tri1 t1 = tri_config<T>(n, batch, limit, dev, k1_threads);
+    const Tri1 t1 = tri_config<T>(n, limit, k1_threads);
     if ((err = mc::jacobi::allow_smem(k_tridiag<T>, t1.smem)) != cudaSuccess) return err;
     k_tridiag<T><<<(unsigned)batch, t1.threads, t1.smem, stream>>>(a, sb, sr, sc, ws, n, t1.msw);
     if ((err = cudaGetLastError()) != cudaSuccess) return err;

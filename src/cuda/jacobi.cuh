@@ -1,7 +1,7 @@
 /* Device helpers shared by the CUDA eigh and svd kernels: precision traits, warp/block
  * reductions for float and double, power-of-two scaling, the load-check-scale prologue of the
- * one-block-per-matrix kernels, the GF(2^m) pairing helpers of the register-resident eigh kernels
- * (eigh_warp.cuh, eigh_block.cuh), and the dynamic shared memory limit. */
+ * one-block-per-matrix kernels, the GF(2^m) pairing helpers of the register-resident eigh kernel
+ * (eigh_warp.cuh), and the dynamic shared memory limit. */
 #ifndef MC_CUDA_JACOBI_CUH
 #define MC_CUDA_JACOBI_CUH
 
@@ -106,19 +106,19 @@ __device__ __forceinline__ Loaded<T> load_check_scale(T *M, I count, Load load, 
     return r;
 }
 
-/* ---- GF(2^m) pairing of the register-resident eigh kernels (eigh_warp.cuh: NP = 2..32,
- * eigh_block.cuh: NP = 64, 128); the schedule is explained in eigh_warp.cuh. */
+/* ---- GF(2^m) pairing of the register-resident eigh kernel (eigh_warp.cuh: NP = 2..32); the
+ * schedule is explained there. */
 
 constexpr unsigned kFull = 0xffffffffu; /* all lanes of a warp */
 
 /* alpha * j in GF(NP), alpha = x, modulo the primitive polynomials x^2+x+1, x^3+x+1, x^4+x+1,
- * x^5+x^2+1, x^6+x+1, x^7+x+1 (NP = 4 .. 128); NP = 2: GF(2), alpha = 1. */
+ * x^5+x^2+1 (NP = 4 .. 32); NP = 2: GF(2), alpha = 1. */
 template <int NP> __host__ __device__ constexpr int mul_alpha(int j) {
-    static_assert(NP >= 2 && NP <= 128 && (NP & (NP - 1)) == 0, "NP: a power of two, 2..128");
+    static_assert(NP >= 2 && NP <= 32 && (NP & (NP - 1)) == 0, "NP: a power of two, 2..32");
     return NP == 2 ? j : (((j << 1) & (NP - 1)) ^ ((j & (NP >> 1)) ? (NP == 32 ? 5 : 3) : 0));
 }
 template <int NP> __host__ __device__ constexpr int log2i() {
-    return NP == 2 ? 1 : NP == 4 ? 2 : NP == 8 ? 3 : NP == 16 ? 4 : NP == 32 ? 5 : NP == 64 ? 6 : 7;
+    return NP == 2 ? 1 : NP == 4 ? 2 : NP == 8 ? 3 : NP == 16 ? 4 : 5;
 }
 
 /* A rotation (c, s) as one 8- or 16-byte shared-memory word. */
