@@ -191,8 +191,6 @@ __global__ void __launch_bounds__(kMaxThreads, 1)
 
 struct LongPlan {
     int csize = 0, tpr = 0, sv = 0; /* blocks per row (cluster), threads per block, shared vectors per thread */
-    int max_clusters = 0;           /* > 0: launch at most this many clusters (rows loop in each; a check of
-                                       the grid-stride loop and of shared memory reused across rows) */
 };
 
 constexpr int kMaxDynSmem = 227 * 1024 - 1024; /* the sm_90 opt-in limit (232448) less the static part, rounded */
@@ -288,7 +286,6 @@ cudaError_t launch_long(const T *x, T *y, int64_t rows, int64_t n, const LongPla
     cudaError_t e = long_attrs(k, p);
     if (e != cudaSuccess) return e;
     int64_t clusters = rows < 0x7fffffff / p.csize ? rows : 0x7fffffff / p.csize;
-    if (p.max_clusters > 0 && clusters > p.max_clusters) clusters = p.max_clusters;
     cudaLaunchAttribute attr;
     cudaLaunchConfig_t cfg = long_cfg(p, (unsigned)(clusters * p.csize), &attr, s);
     return cudaLaunchKernelEx(&cfg, softmax_fwd_long<T>, x, y, rows, (int)n, p.csize, p.sv);
