@@ -24,9 +24,12 @@
  *     (an absolute test: the perturbation is within the backward error of K1); thread j takes the
  *     unreduced block [lo, hi) that holds index j and finds the (j - lo)-th eigenvalue of that
  *     block by bisection on Sturm counts (dstebz/dlaebz: pivmin guard, Gershgorin start
- *     interval) to max(eps ||T||, eps |lambda|); a 1x1 block gives d_j exactly. Cost: ~12 (float)
- *     / ~27 (double) passes over the block, each computing three Sturm counts together for two
- *     halvings (bit-identical to one count per halving).
+ *     interval) to max(eps ||T||, eps |lambda|); a 1x1 block gives d_j exactly. Cost: ~25 (float)
+ *     / ~54 (double) Sturm counts of the block's length per thread. (Tried on H100: three counts
+ *     per pass computed together for two halvings, bit-identical results, was slower: 100 x 256
+ *     0.43 -> 0.51 ms, three divisions per step outweigh the latency they hide; a quadrisection
+ *     that skipped the test between halvings changed the eigenvalues within tolerance and broke a
+ *     host stress case with a 126-fold repeated eigenvalue.)
  *  K3 k_solve, grid (n/CH, B), CH <= 32 threads, one thread per eigenvector: inverse iteration
  *     (dstein's scheme, our code): LU of T_block - lambda I with partial pivoting fused with the
  *     forward elimination of the right-hand side, tiny pivots replaced by eps ||T|| (dlagts),
@@ -113,13 +116,6 @@ template <typename T> __host__ __device__ inline T hrand(uint32_t a, uint32_t b)
 
 /* ---- per-thread pieces (host and device: the harness runs a host model of the algorithm) ---- */
 
-/* One Sturm step (dlaebz): the next pivot of T - x I from the previous one, a pivot below pivmin
- * replaced by -pivmin (it counts as negative). */
-template <typename T> __host__ __device__ inline T sturm_pivot(T q, T di, T e2p, T x, T pivmin) {
-    q = di - e2p / q - x;
-    return absv(q) < pivmin ? -pivmin : q;
-}
-
 /* Number of eigenvalues <= x of the unreduced block [lo, hi) of T (d diagonal, e2 squared
  * off-diagonals, e2[i] between i and i + 1); a pivot below pivmin counts as negative (dlaebz). */
 template <typename T>
@@ -128,65 +124,25 @@ __host__ __device__ inline int sturm_count(const T *d, const T *e2, int lo, int 
     if (absv(q) < pivmin) q = -pivmin;
     int c = q <= 0;
     for (int i = lo + 1; i < hi; ++i) {
-        q = sturm_pivot(q, d[i], e2[i - 1], x, pivmin);
+        q = d[i] - e2[i - 1] / q - x;
+        if (absv(q) < pivmin) q = -pivmin;
         c += q <= 0;
     }
     return c;
 }
 
-/* sturm_count at three points in one pass (bit-identical counts): three independent recurrences,
- * so the division latency of one hides behind the others. */
-template <typename T>
-__host__ __device__ inline void sturm_count3(const T *d, const T *e2, int lo, int hi, T x1, T x2, T x3, T pivmin,
-                                             int &c1, int &c2, int &c3) {
-    T q1 = d[lo] - x1, q2 = d[lo] - x2, q3 = d[lo] - x3;
-    if (absv(q1) < pivmin) q1 = -pivmin;
-    if (absv(q2) < pivmin) q2 = -pivmin;
-    if (absv(q3) < pivmin) q3 = -pivmin;
-    c1 = q1 <= 0;
-    c2 = q2 <= 0;
-    c3 = q3 <= 0;
-    for (int i = lo + 1; i < hi; ++i) {
-        const T di = d[i], e2p = e2[i - 1];
-        q1 = sturm_pivot(q1, di, e2p, x1, pivmin);
-        q2 = sturm_pivot(q2, di, e2p, x2, pivmin);
-        q3 = sturm_pivot(q3, di, e2p, x3, pivmin);
-        c1 += q1 <= 0;
-        c2 += q2 <= 0;
-        c3 += q3 <= 0;
-    }
-}
-
 /* The r-th (0-based, ascending) eigenvalue of block [lo, hi) by bisection of [gl, gu] (which holds
- * every eigenvalue) to max(abstol, eps |lambda|); at most Lim<T>::bis_cap halvings. Two halvings
- * per pass: the counts at the midpoint and at both midpoints the second halving could need are
- * computed together (sturm_count3: about the latency of one count), then the halvings are taken
- * one by one with plain bisection's tests, so the result is bit-identical to halving one count at a
- * time. (A quadrisection that skipped the test between the two halvings changed the eigenvalues
- * within tolerance, and a host-model stress case with a 126-fold repeated eigenvalue, fp64
- * n = 256, then lost orthogonality across clusters: the cluster process is sensitive to them.) */
+ * every eigenvalue) to max(abstol, eps |lambda|); at most Lim<T>::bis_cap halvings. */
 template <typename T>
 __host__ __device__ inline T bisect(const T *d, const T *e2, int lo, int hi, int r, T gl, T gu, T abstol, T pivmin) {
     T a = gl, b = gu;
-    for (int it = 0; it < Lim<T>::bis_cap;) {
-        T tol = maxv(abstol, Lim<T>::eps * maxv(absv(a), absv(b)));
+    for (int it = 0; it < Lim<T>::bis_cap; ++it) {
+        const T tol = maxv(abstol, Lim<T>::eps * maxv(absv(a), absv(b)));
         if (!(b - a > tol)) break;
         const T mid = (T)0.5 * (a + b);
         if (!(mid > a && mid < b)) break;
-        const T m1 = (T)0.5 * (a + mid), m3 = (T)0.5 * (mid + b); /* the next midpoint either way */
-        int c1, c2, c3;
-        sturm_count3(d, e2, lo, hi, m1, mid, m3, pivmin, c1, c2, c3);
-        const bool left = c2 >= r + 1;
-        if (left) b = mid;
+        if (sturm_count(d, e2, lo, hi, mid, pivmin) >= r + 1) b = mid;
         else a = mid;
-        if (++it >= Lim<T>::bis_cap) break;
-        tol = maxv(abstol, Lim<T>::eps * maxv(absv(a), absv(b)));
-        if (!(b - a > tol)) break;
-        const T mid2 = (T)0.5 * (a + b); /* == m1 (left) or m3: the same operands */
-        if (!(mid2 > a && mid2 < b)) break;
-        if ((left ? c1 : c3) >= r + 1) b = mid2;
-        else a = mid2;
-        ++it;
     }
     return (T)0.5 * (a + b);
 }
