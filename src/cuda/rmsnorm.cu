@@ -179,32 +179,21 @@ __global__ void __launch_bounds__(kBlockThreads, NV >= 4 ? 1 : 3)
     }
 }
 
-/* dw[c] = sum_p partial[p][c]. Block (32, kRedLanes): 32 columns, kRedLanes lanes over the
- * partials, two loads in flight per lane. There are only n / 32 blocks (128 at n = 4096, about
- * one per SM), so the lanes are what keeps loads in flight: with 8 lanes and one load each this
- * kernel took ~7 us for 396 x 4096 partials (bench/harness/rmsnorm_bwd.cu), over twice their
- * 6.5 MB at the copy rate. */
-constexpr int kRedLanes = 32;
+/* dw[c] = sum_p partial[p][c]. Block (32, 8): 32 columns, 8 lanes over the partials. */
 template <typename W>
-__global__ void __launch_bounds__(32 * kRedLanes)
-    reduce_partials(const float *__restrict__ partial, int64_t parts, int n, W *__restrict__ dw) {
-    __shared__ float s[kRedLanes][33];
+__global__ void reduce_partials(const float *__restrict__ partial, int64_t parts, int n,
+                                W *__restrict__ dw) {
+    __shared__ float s[8][33];
     const int col = blockIdx.x * 32 + threadIdx.x;
-    float acc0 = 0.f, acc1 = 0.f;
-    if (col < n) {
-        int64_t p = threadIdx.y;
-        for (; p + kRedLanes < parts; p += 2 * kRedLanes) {
-            acc0 += partial[p * n + col];
-            acc1 += partial[(p + kRedLanes) * n + col];
-        }
-        if (p < parts) acc0 += partial[p * n + col];
-    }
-    s[threadIdx.y][threadIdx.x] = acc0 + acc1;
+    float acc = 0.f;
+    if (col < n)
+        for (int64_t p = threadIdx.y; p < parts; p += 8) acc += partial[p * n + col];
+    s[threadIdx.y][threadIdx.x] = acc;
     __syncthreads();
     if (threadIdx.y == 0 && col < n) {
         float t = 0.f;
 #pragma unroll
-        for (int k = 0; k < kRedLanes; ++k) t += s[k][threadIdx.x];
+        for (int k = 0; k < 8; ++k) t += s[k][threadIdx.x];
         dw[col] = from_float<W>(t);
     }
 }
@@ -433,7 +422,7 @@ mc_status launch_bwd(const mc_rmsnorm_args *a) {
         default: rmsnorm_bwd_reg<T, W, 8><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n, dres); break;
         }
         if (dw) {
-            dim3 rblock(32, kRedLanes);
+            dim3 rblock(32, 8);
             reduce_partials<W><<<(unsigned)((n + 31) / 32), rblock, 0, s>>>(ws, grid * c.rpb, n, dw);
         }
     } else {
