@@ -38,6 +38,7 @@
 #include "harness.h" /* CK() */
 
 #include "eigh_inputs.h" /* ref_eig, ref_eig_tridiag, make, check_case, check_results */
+#include "tri_model.h"   /* tri_model::run: the host model of K2..K3b */
 
 namespace et = mc::eigh_tridiag;
 
@@ -104,155 +105,21 @@ static void model_eigh(int n, const T *ab, int64_t sr, int64_t sc, T *w, T *q, i
     }
     e[n - 1] = 0;
     tau[n - 1] = 0;
-    // K2
-    std::vector<T> e2(n);
-    T tn = 0, ngl = 0, gu = 0, e2m = 0;
-    for (int i = 0; i < n; ++i) {
-        const T ei = i + 1 < n ? e[i] : (T)0, em = i > 0 ? e[i - 1] : (T)0, rad = std::fabs(ei) + std::fabs(em);
-        e2[i] = ei * ei;
-        tn = std::max(tn, (T)std::fabs(d[i]) + rad);
-        ngl = std::max(ngl, rad - d[i]);
-        gu = std::max(gu, d[i] + rad);
-        e2m = std::max(e2m, ei * ei);
+    // K2, K3, K3b
+    *info = 0;
+    if (bad) { /* the kernels skip a matrix with NaN/Inf and write NaN */
+        for (int j = 0; j < n; ++j) w[j] = (T)NAN;
+        for (size_t i = 0; i < (size_t)n * n; ++i) q[i] = (T)NAN;
+        return;
     }
-    const T pivmin = Lim<T>::tiny * std::max((T)1, e2m), fudge = (T)2.1 * n * eps * tn + (T)4.2 * pivmin;
-    const T gl = -ngl - fudge, gh = gu + fudge, stol = eps * tn;
-    std::vector<int> blo(n), bhi(n), rank(n), cs(n), ce(n);
-    std::vector<T> lam(n);
-    for (int j = 0; j < n; ++j) {
-        int lo = j, hi = j + 1;
-        while (lo > 0 && std::fabs(e[lo - 1]) > stol) --lo;
-        while (hi < n && std::fabs(e[hi - 1]) > stol) ++hi;
-        blo[j] = lo;
-        bhi[j] = hi;
-        lam[j] = hi - lo == 1 ? d[j] : et::bisect(d.data(), e2.data(), lo, hi, j - lo, gl, gh, eps * tn, pivmin);
-    }
-    // K3 (mode 0 / 1), Z vector-major
-    std::vector<T> Z((size_t)n * n, 0), x(n), u1(n), u2(n);
-    std::vector<unsigned char> pv(n);
-    const T pert = std::max(eps * tn, Lim<T>::tiny);
-    auto solve = [&](int mode, int iters) {
-        for (int j = 0; j < n; ++j) {
-            if (mode == 1 && ce[j] - cs[j] < 2) continue;
-            const int lo = blo[j], s = bhi[j] - lo;
-            T *z = &Z[(size_t)j * n];
-            if (s == 1) {
-                z[lo] = 1;
-                continue;
-            }
-            for (int k = 0; k < s; ++k) x[k] = mode == 0 ? et::hrand<T>((uint32_t)j, (uint32_t)(lo + k)) : z[lo + k];
-            T mu = lam[j];
-            if (mode == 1) {
-                const T gdeg = (T)et::kDegGap * eps * tn;
-                const bool deg = (j > cs[j] && lam[j] - lam[j - 1] <= gdeg) || (j + 1 < ce[j] && lam[j + 1] - lam[j] <= gdeg);
-                if (deg) mu = lam[j] + (T)et::kDegShift * eps * tn;
-            }
-            for (int it = 0; it < iters; ++it) {
-                et::tri_solve(d.data(), e.data(), lo, s, mu, pert, x.data(), u1.data(), u2.data(), pv.data(), 1);
-                if (!et::normalize(x.data(), s, 1))
-                    for (int k = 0; k < s; ++k) x[k] = k == j - lo ? (T)1 : (T)0;
-            }
-            for (int k = 0; k < s; ++k) z[lo + k] = x[k];
-        }
-    };
-    if (!bad) solve(0, et::kSolveIters);
-    // K3b
-    int nfail = 0, nrestart = 0;
-    auto orth = [&](int phase) {
-        if (phase == 0) {
-            const T ortol = (T)1e-3 * tn;
-            for (int j = 0; j < n; ++j) {
-                int r = 0;
-                for (int i = 0; i < n; ++i) r += lam[i] < lam[j] || (lam[i] == lam[j] && i < j);
-                rank[j] = r;
-                w[r] = bad ? (T)NAN : lam[j] / scale;
-                int s = j, en = j + 1;
-                while (s > blo[j] && lam[s] - lam[s - 1] < ortol) --s;
-                while (en < bhi[j] && lam[en] - lam[en - 1] < ortol) ++en;
-                cs[j] = s;
-                ce[j] = en;
-            }
-        }
-        if (bad) return;
-        std::vector<int> cst, csz;
-        for (int j = 0; j < n; ++j)
-            if (cs[j] == j && ce[j] - j >= 2) cst.push_back(j), csz.push_back(ce[j] - j);
-        const int K = (int)cst.size();
-        if (getenv("ET_DEBUG") && phase == 0) {
-            printf(" clusters:");
-            for (int c = 0; c < K; ++c) printf(" [%d,+%d) w %.2e", cst[c], csz[c], (double)(lam[cst[c] + csz[c] - 1] - lam[cst[c]]));
-            printf("\n");
-        }
-        if (!K) return;
-        std::vector<int> ord(K);
-        for (int c = 0; c < K; ++c) {
-            int pos = 0;
-            for (int c2 = 0; c2 < K; ++c2) pos += csz[c2] > csz[c] || (csz[c2] == csz[c] && cst[c2] < cst[c]);
-            ord[pos] = c;
-        }
-        const T vanish = (T)1e4 * eps * eps;
-        std::vector<T> dots(n);
-        int am = K;
-        for (int m = 1; m < csz[ord[0]]; ++m) {
-            while (am > 0 && csz[ord[am - 1]] <= m) --am;
-            bool redo = false;
-            for (int pass = 0; pass < 4; ++pass) {
-                if (pass >= 2 && !redo) break;
-                for (int t = 0; t < am * m; ++t) {
-                    const int a = t / m, pi = t - a * m, c = ord[a], lo = blo[cst[c]], hi = bhi[cst[c]];
-                    const T *zj = &Z[(size_t)(cst[c] + m) * n], *zp = &Z[(size_t)(cst[c] + pi) * n];
-                    T acc = 0;
-                    for (int i = lo; i < hi; ++i) acc += zp[i] * zj[i];
-                    dots[t] = acc;
-                }
-                for (int a = 0; a < am; ++a) {
-                    const int c = ord[a], base = cst[c];
-                    for (int i = blo[base]; i < bhi[base]; ++i) {
-                        T s = 0;
-                        for (int pi = 0; pi < m; ++pi) s += dots[a * m + pi] * Z[(size_t)(base + pi) * n + i];
-                        Z[(size_t)(base + m) * n + i] -= s;
-                    }
-                }
-                if (pass == 1 || pass == 3) {
-                    for (int a = 0; a < am; ++a) {
-                        const int c = ord[a], jv = cst[c] + m, lo = blo[cst[c]], hi = bhi[cst[c]];
-                        T *zj = &Z[(size_t)jv * n];
-                        T ss = 0;
-                        for (int i = lo; i < hi; ++i) ss += zj[i] * zj[i];
-                        if (getenv("ET_DEBUG") && pass == 1 && ss < (T)0.25)
-                            printf("  phase %d m %d cluster start %d size %d: ss %.3e\n", phase, m, cst[c], csz[c], (double)ss);
-                        if (ss > vanish) {
-                            const T f = (T)1 / et::sq_root(ss);
-                            for (int i = lo; i < hi; ++i) zj[i] *= f;
-                            if (pass == 1 && ss < (T)0.25) redo = true;
-                        } else if (pass == 1) {
-                            for (int i = lo; i < hi; ++i) zj[i] = et::hrand<T>((uint32_t)jv + 7919u * (phase + 1), (uint32_t)i);
-                            redo = true;
-                            ++nrestart;
-                        } else {
-                            ++nfail;
-                        }
-                    }
-                }
-            }
-        }
-    };
-    orth(0);
-    for (int r = 1; r <= et::kClusterRounds; ++r) {
-        if (!bad) solve(1, 1);
-        nfail = 0;
-        nrestart = 0;
-        orth(r == et::kClusterRounds ? 2 : 1);
-    }
-    if (nrestart && !bad) { /* the repair round (k_solve mode 2, k_orth phase 3) */
-        solve(1, et::kSolveIters);
-        nfail = 0;
-        nrestart = 0;
-        orth(3);
-        nfail += nrestart;
-    }
-    *info = bad ? 0 : nfail;
-    if (getenv("ET_DEBUG") && !bad) {
+    const bool debug = getenv("ET_DEBUG") != nullptr;
+    tri_model::Result<T> tr = tri_model::run<T>(n, d, e, debug);
+    std::vector<T> &lam = tr.lam, &Z = tr.Z;
+    const std::vector<int> &rank = tr.rank, &blo = tr.blo, &bhi = tr.bhi, &cs = tr.cs, &ce = tr.ce;
+    const T tn = tr.tn;
+    *info = tr.info;
+    for (int j = 0; j < n; ++j) w[rank[j]] = lam[j] / scale;
+    if (debug) {
         double win = 0, cross = 0, rmax = 0;
         for (int i = 0; i < n; ++i) {
             for (int j = 0; j < n; ++j) {
@@ -279,10 +146,6 @@ static void model_eigh(int n, const T *ab, int64_t sr, int64_t sc, T *w, T *q, i
     // K4
     for (int j = 0; j < n; ++j) {
         T *z = &Z[(size_t)j * n];
-        if (bad) {
-            for (int i = 0; i < n; ++i) q[(size_t)i * n + j] = (T)NAN;
-            continue;
-        }
         for (int k = n - 3; k >= 0; --k) {
             if (tau[k] == 0) continue;
             const T *vk = &A[(size_t)k * n];

@@ -35,6 +35,7 @@
 #include "../../src/cuda/svd_bidiag.cuh"
 
 #include "harness.h" /* CK() */
+#include "tri_model.h" /* tri_model::run: the host model of K2..K3b */
 
 namespace sb = mc::svd_bidiag;
 namespace et = mc::eigh_tridiag;
@@ -185,156 +186,6 @@ static std::vector<double> ref_sv(int m, int n, std::vector<double> A) {
     return s;
 }
 
-// ---- host model of the kernels, sequential, in precision T -----------------------------------------
-// eigh_tridiag's K2, K3, K3b on the tridiagonal (d, e) of order N (as model_eigh of eigh_tridiag.cu):
-// lam (slot order), rank, Z (vector-major), info.
-template <typename T>
-static void model_tri(int N, const std::vector<T> &d, const std::vector<T> &e, std::vector<T> &lam, std::vector<int> &rank,
-                      std::vector<T> &Z, int *info, T *tn_out) {
-    using et::Lim;
-    const T eps = Lim<T>::eps;
-    std::vector<T> e2(N);
-    T tn = 0, ngl = 0, gu = 0, e2m = 0;
-    for (int i = 0; i < N; ++i) {
-        const T ei = i + 1 < N ? e[i] : (T)0, em = i > 0 ? e[i - 1] : (T)0, rad = std::fabs(ei) + std::fabs(em);
-        e2[i] = ei * ei;
-        tn = std::max(tn, (T)std::fabs(d[i]) + rad);
-        ngl = std::max(ngl, rad - d[i]);
-        gu = std::max(gu, d[i] + rad);
-        e2m = std::max(e2m, ei * ei);
-    }
-    *tn_out = tn;
-    const T pivmin = Lim<T>::tiny * std::max((T)1, e2m), fudge = (T)2.1 * N * eps * tn + (T)4.2 * pivmin;
-    const T gl = -ngl - fudge, gh = gu + fudge, stol = eps * tn;
-    std::vector<int> blo(N), bhi(N), cs(N), ce(N);
-    lam.assign(N, 0);
-    rank.assign(N, 0);
-    for (int j = 0; j < N; ++j) {
-        int lo = j, hi = j + 1;
-        while (lo > 0 && std::fabs(e[lo - 1]) > stol) --lo;
-        while (hi < N && std::fabs(e[hi - 1]) > stol) ++hi;
-        blo[j] = lo;
-        bhi[j] = hi;
-        lam[j] = hi - lo == 1 ? d[j] : et::bisect(d.data(), e2.data(), lo, hi, j - lo, gl, gh, eps * tn, pivmin);
-    }
-    Z.assign((size_t)N * N, 0);
-    std::vector<T> x(N), u1(N), u2(N);
-    std::vector<unsigned char> pv(N);
-    const T pert = std::max(eps * tn, Lim<T>::tiny);
-    auto solve = [&](int mode, int iters) {
-        for (int j = 0; j < N; ++j) {
-            if (mode == 1 && ce[j] - cs[j] < 2) continue;
-            const int lo = blo[j], s = bhi[j] - lo;
-            T *z = &Z[(size_t)j * N];
-            if (s == 1) {
-                z[lo] = 1;
-                continue;
-            }
-            for (int k = 0; k < s; ++k) x[k] = mode == 0 ? et::hrand<T>((uint32_t)j, (uint32_t)(lo + k)) : z[lo + k];
-            T mu = lam[j];
-            if (mode == 1) {
-                const T gdeg = (T)et::kDegGap * eps * tn;
-                if ((j > cs[j] && lam[j] - lam[j - 1] <= gdeg) || (j + 1 < ce[j] && lam[j + 1] - lam[j] <= gdeg))
-                    mu = lam[j] + (T)et::kDegShift * eps * tn;
-            }
-            for (int it = 0; it < iters; ++it) {
-                et::tri_solve(d.data(), e.data(), lo, s, mu, pert, x.data(), u1.data(), u2.data(), pv.data(), 1);
-                if (!et::normalize(x.data(), s, 1))
-                    for (int k = 0; k < s; ++k) x[k] = k == j - lo ? (T)1 : (T)0;
-            }
-            for (int k = 0; k < s; ++k) z[lo + k] = x[k];
-        }
-    };
-    solve(0, et::kSolveIters);
-    int nfail = 0, nrestart = 0;
-    auto orth = [&](int phase) {
-        if (phase == 0) {
-            const T ortol = (T)1e-3 * tn;
-            for (int j = 0; j < N; ++j) {
-                int r = 0;
-                for (int i = 0; i < N; ++i) r += lam[i] < lam[j] || (lam[i] == lam[j] && i < j);
-                rank[j] = r;
-                int s = j, en = j + 1;
-                while (s > blo[j] && lam[s] - lam[s - 1] < ortol) --s;
-                while (en < bhi[j] && lam[en] - lam[en - 1] < ortol) ++en;
-                cs[j] = s;
-                ce[j] = en;
-            }
-        }
-        std::vector<int> cst, csz;
-        for (int j = 0; j < N; ++j)
-            if (cs[j] == j && ce[j] - j >= 2) cst.push_back(j), csz.push_back(ce[j] - j);
-        const int K = (int)cst.size();
-        if (!K) return;
-        std::vector<int> ord(K);
-        for (int c = 0; c < K; ++c) {
-            int pos = 0;
-            for (int c2 = 0; c2 < K; ++c2) pos += csz[c2] > csz[c] || (csz[c2] == csz[c] && cst[c2] < cst[c]);
-            ord[pos] = c;
-        }
-        const T vanish = (T)1e4 * eps * eps;
-        std::vector<T> dots((size_t)N);
-        int am = K;
-        for (int m = 1; m < csz[ord[0]]; ++m) {
-            while (am > 0 && csz[ord[am - 1]] <= m) --am;
-            bool redo = false;
-            for (int pass = 0; pass < 4; ++pass) {
-                if (pass >= 2 && !redo) break;
-                for (int t = 0; t < am * m; ++t) {
-                    const int a = t / m, pi = t - a * m, c = ord[a], lo = blo[cst[c]], hi = bhi[cst[c]];
-                    const T *zj = &Z[(size_t)(cst[c] + m) * N], *zp = &Z[(size_t)(cst[c] + pi) * N];
-                    T acc = 0;
-                    for (int i = lo; i < hi; ++i) acc += zp[i] * zj[i];
-                    dots[t] = acc;
-                }
-                for (int a = 0; a < am; ++a) {
-                    const int c = ord[a], base = cst[c];
-                    for (int i = blo[base]; i < bhi[base]; ++i) {
-                        T s = 0;
-                        for (int pi = 0; pi < m; ++pi) s += dots[a * m + pi] * Z[(size_t)(base + pi) * N + i];
-                        Z[(size_t)(base + m) * N + i] -= s;
-                    }
-                }
-                if (pass == 1 || pass == 3) {
-                    for (int a = 0; a < am; ++a) {
-                        const int c = ord[a], jv = cst[c] + m, lo = blo[cst[c]], hi = bhi[cst[c]];
-                        T *zj = &Z[(size_t)jv * N];
-                        T ss = 0;
-                        for (int i = lo; i < hi; ++i) ss += zj[i] * zj[i];
-                        if (ss > vanish) {
-                            const T f = (T)1 / et::sq_root(ss);
-                            for (int i = lo; i < hi; ++i) zj[i] *= f;
-                            if (pass == 1 && ss < (T)0.25) redo = true;
-                        } else if (pass == 1) {
-                            if (getenv("SB_DEBUG")) printf("     restart phase %d member %d (cluster %d size %d, lam %.3e)\n", phase, jv, cst[c], csz[c], (double)lam[jv]);
-                            for (int i = lo; i < hi; ++i) zj[i] = et::hrand<T>((uint32_t)jv + 7919u * (phase + 1), (uint32_t)i);
-                            redo = true;
-                            ++nrestart;
-                        } else {
-                            ++nfail;
-                        }
-                    }
-                }
-            }
-        }
-    };
-    orth(0);
-    for (int r = 1; r <= et::kClusterRounds; ++r) {
-        solve(1, 1);
-        nfail = 0;
-        nrestart = 0;
-        orth(r == et::kClusterRounds ? 2 : 1);
-    }
-    if (nrestart) { /* the repair round (k_solve mode 2, k_orth phase 3) */
-        solve(1, et::kSolveIters);
-        nfail = 0;
-        nrestart = 0;
-        orth(3);
-        nfail += nrestart;
-    }
-    *info = nfail;
-}
-
 // The whole algorithm on one matrix: a (m x n at strides sr, sc); u (m x n), s (n), v (n x n) row major.
 template <typename T>
 static void model_svd(int m, int n, const T *ab, int64_t sr, int64_t sc, T *uo, T *so, T *vo, int32_t *info) {
@@ -405,10 +256,12 @@ static void model_svd(int m, int n, const T *ab, int64_t sr, int64_t sc, T *uo, 
         }
     }
     // K2..K3b on T_GK
-    std::vector<T> dz(N2, 0), lam, Z;
-    std::vector<int> rank;
-    T tn = 0;
-    model_tri<T>(N2, dz, gk, lam, rank, Z, info, &tn);
+    const std::vector<T> dz(N2, 0);
+    tri_model::Result<T> tr = tri_model::run<T>(N2, dz, gk, getenv("SB_DEBUG") != nullptr);
+    const std::vector<T> &lam = tr.lam, &Z = tr.Z;
+    const std::vector<int> &rank = tr.rank;
+    const T tn = tr.tn;
+    *info = tr.info;
     // K5
     std::vector<int> inv(N2), cst(n), flg(n);
     if (getenv("SB_DEBUG")) { // residuals of the T_GK eigenvectors of the positive half
