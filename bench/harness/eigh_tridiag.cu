@@ -230,43 +230,18 @@ template <typename T> static void time_case(int n, int64_t batch, std::mt19937 &
     CK(cudaMalloc(&dinfo, batch * sizeof(int32_t)));
     CK(cudaMalloc(&ws, bytes));
     CK(cudaMemcpy(da, ha.data(), ha.size() * sizeof(T), cudaMemcpyHostToDevice));
-    cudaEvent_t ev[6];
-    for (auto &e : ev) CK(cudaEventCreate(&e));
-    {
-        for (int i = 0; i < 2; ++i) CK(et::launch_ex<T>(da, sb, n, 1, dw, dq, dinfo, batch, n, ws, 0, nullptr, k1_threads));
-        CK(cudaDeviceSynchronize());
-        const int reps = 11;
-        std::vector<std::vector<float>> ph(6);
-        for (int r = 0; r < reps; ++r) {
-            CK(cudaEventRecord(ev[0]));
-            CK(et::launch_ex<T>(da, sb, n, 1, dw, dq, dinfo, batch, n, ws, 0, ev + 1, k1_threads));
-            CK(cudaEventSynchronize(ev[5]));
-            for (int p = 0; p < 5; ++p) {
-                float t;
-                CK(cudaEventElapsedTime(&t, ev[p], ev[p + 1]));
-                ph[p].push_back(t);
-            }
-            float t;
-            CK(cudaEventElapsedTime(&t, ev[0], ev[5]));
-            ph[5].push_back(t);
-        }
-        auto med = [](std::vector<float> x) {
-            std::sort(x.begin(), x.end());
-            return x[x.size() / 2];
-        };
-        std::vector<int32_t> info(batch);
-        CK(cudaMemcpy(info.data(), dinfo, batch * sizeof(int32_t), cudaMemcpyDeviceToHost));
-        int bad = 0;
-        for (auto i : info) bad += i != 0;
-        std::vector<float> tot5 = ph[5];
-        std::sort(tot5.begin(), tot5.end());
-        printf("TIME %s n=%3d batch=%5lld: median %8.3f ms (min %8.3f) | K1 tridiag %.3f, K2 bisect %.3f, K3 invit %.3f, "
-               "clusters %.3f, K4 back %.3f | info!=0: %d | workspace %.1f MB | K1 threads %s\n",
-               sizeof(T) == 4 ? "f32" : "f64", n, (long long)batch, med(ph[5]), tot5[0], med(ph[0]), med(ph[1]), med(ph[2]),
-               med(ph[3]), med(ph[4]), bad, bytes / 1e6, kt ? kt : "auto");
-        fflush(stdout);
-    }
-    for (auto &e : ev) CK(cudaEventDestroy(e));
+    const std::vector<float> t = time_phases(5, [&](cudaEvent_t *marks) {
+        CK(et::launch_ex<T>(da, sb, n, 1, dw, dq, dinfo, batch, n, ws, 0, marks, k1_threads));
+    });
+    std::vector<int32_t> info(batch);
+    CK(cudaMemcpy(info.data(), dinfo, batch * sizeof(int32_t), cudaMemcpyDeviceToHost));
+    int bad = 0;
+    for (auto i : info) bad += i != 0;
+    printf("TIME %s n=%3d batch=%5lld: median %8.3f ms (min %8.3f) | K1 tridiag %.3f, K2 bisect %.3f, K3 invit %.3f, "
+           "clusters %.3f, K4 back %.3f | info!=0: %d | workspace %.1f MB | K1 threads %s\n",
+           sizeof(T) == 4 ? "f32" : "f64", n, (long long)batch, t[5], t[6], t[0], t[1], t[2], t[3], t[4], bad, bytes / 1e6,
+           kt ? kt : "auto");
+    fflush(stdout);
     CK(cudaFree(da));
     CK(cudaFree(dw));
     CK(cudaFree(dq));

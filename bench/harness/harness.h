@@ -1,5 +1,6 @@
 /* Shared by the standalone harnesses of bench/harness: CK() stops the harness with the file, line
- * and CUDA error of a failed runtime call; time_ms() is the event timing they report. */
+ * and CUDA error of a failed runtime call; time_ms() is the event timing they report;
+ * time_phases() times the phases of a multi-kernel launch. */
 #ifndef MC_BENCH_HARNESS_H
 #define MC_BENCH_HARNESS_H
 
@@ -55,6 +56,33 @@ template <typename F> static float time_ms(F enqueue) {
     std::vector<float> t(kReps);
     for (int i = 0; i < kReps; ++i) CK(cudaEventElapsedTime(&t[i], ev[2 * i], ev[2 * i + 1]));
     return median_ms(t);
+}
+
+/* Per-phase timing of a multi-kernel launch: launch(marks) enqueues the whole computation on the
+ * default stream and records marks[p] after phase p (np marks; marks null: none). Two untimed
+ * launches, then reps timed ones. Returns np + 2 values: the median of each phase, the median of
+ * the total, the minimum of the total (ms). */
+template <typename F> static std::vector<float> time_phases(int np, F launch, int reps = 11) {
+    std::vector<cudaEvent_t> ev(np + 1);
+    for (auto &e : ev) CK(cudaEventCreate(&e));
+    for (int i = 0; i < 2; ++i) launch(nullptr);
+    CK(cudaDeviceSynchronize());
+    std::vector<std::vector<float>> ph(np + 1);
+    for (int r = 0; r < reps; ++r) {
+        CK(cudaEventRecord(ev[0]));
+        launch(ev.data() + 1);
+        CK(cudaEventSynchronize(ev[np]));
+        for (int p = 0; p <= np; ++p) {
+            float t;
+            CK(cudaEventElapsedTime(&t, ev[p < np ? p : 0], ev[p < np ? p + 1 : np]));
+            ph[p].push_back(t);
+        }
+    }
+    for (auto e : ev) CK(cudaEventDestroy(e));
+    std::vector<float> out;
+    for (auto &v : ph) out.push_back(median_ms(v));
+    out.push_back(*std::min_element(ph[np].begin(), ph[np].end()));
+    return out;
 }
 
 #endif

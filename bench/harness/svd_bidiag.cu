@@ -568,39 +568,17 @@ template <typename T> static void time_case(int n, int64_t batch, std::mt19937 &
     CK(cudaMalloc(&dinfo, batch * sizeof(int32_t)));
     CK(cudaMalloc(&ws, bytes));
     CK(cudaMemcpy(da, ha.data(), ha.size() * sizeof(T), cudaMemcpyHostToDevice));
-    cudaEvent_t ev[6];
-    for (auto &e : ev) CK(cudaEventCreate(&e));
-    for (int i = 0; i < 2; ++i) CK(sb::launch<T>(da, (int64_t)m * n, n, 1, du, ds, dv, dinfo, batch, m, n, n, ws, 0));
-    CK(cudaDeviceSynchronize());
-    const int reps = 11;
-    std::vector<std::vector<float>> ph(6);
-    for (int r = 0; r < reps; ++r) {
-        CK(cudaEventRecord(ev[0]));
-        CK(sb::launch_ex<T>(da, (int64_t)m * n, n, 1, du, ds, dv, dinfo, batch, m, n, n, ws, 0, ev + 1));
-        CK(cudaEventSynchronize(ev[5]));
-        for (int p = 0; p < 5; ++p) {
-            float t;
-            CK(cudaEventElapsedTime(&t, ev[p], ev[p + 1]));
-            ph[p].push_back(t);
-        }
-        float t;
-        CK(cudaEventElapsedTime(&t, ev[0], ev[5]));
-        ph[5].push_back(t);
-    }
-    auto med = [](std::vector<float> x) {
-        std::sort(x.begin(), x.end());
-        return x[x.size() / 2];
-    };
+    const std::vector<float> t = time_phases(5, [&](cudaEvent_t *marks) {
+        CK(sb::launch_ex<T>(da, (int64_t)m * n, n, 1, du, ds, dv, dinfo, batch, m, n, n, ws, 0, marks));
+    });
     std::vector<int32_t> info(batch);
     CK(cudaMemcpy(info.data(), dinfo, batch * sizeof(int32_t), cudaMemcpyDeviceToHost));
     int bad = 0;
     for (auto i : info) bad += i != 0;
     printf("TIME %s n=%3d batch=%4lld: median %8.3f ms | K1 bidiag %.3f, K2 bisect(T_GK) %.3f, K3 invit+clusters %.3f, "
            "K5 split %.3f, K4 back %.3f | info!=0: %d | workspace %.1f MB\n",
-           sizeof(T) == 4 ? "f32" : "f64", n, (long long)batch, med(ph[5]), med(ph[0]), med(ph[1]), med(ph[2]), med(ph[3]),
-           med(ph[4]), bad, bytes / 1e6);
+           sizeof(T) == 4 ? "f32" : "f64", n, (long long)batch, t[5], t[0], t[1], t[2], t[3], t[4], bad, bytes / 1e6);
     fflush(stdout);
-    for (auto &e : ev) CK(cudaEventDestroy(e));
     for (void *p : {(void *)da, (void *)du, (void *)ds, (void *)dv, (void *)dinfo, ws}) CK(cudaFree(p));
 }
 
