@@ -1,36 +1,52 @@
-// Standalone harness for the RoPE kernel (src/cuda/rope.cu): the previous library kernel against
-// the current one and its alternative configurations, each checked on the host against a
-// double-precision reference (forward and backward; fp32, fp16, bf16, fp32 cos/sin; contiguous,
-// transposed and padded views; partial rotary; grouped heads; q without k; in place; the scalar
-// VEC = 1 path; the 64-bit-index kernel), then timed on the bench shape (bench/bench_rope.py: q
-// 8x32x2048x128, k 8x8x2048x128 bf16, cos/sin [8, 2048, 128] bf16) with CUDA events next to a
-// device memcpy of the same traffic. Not part of the library build; run on the device machine:
+// Standalone harness for the RoPE kernel (src/cuda/rope.cu) as the library ships it: each row is
+// checked on the host against a double-precision reference (forward and backward; fp32, fp16,
+// bf16, fp32 cos/sin; contiguous, transposed and padded views; partial rotary; grouped heads; q
+// without k; in place; the scalar VEC = 1 path; the 64-bit-index kernel), then timed on the bench
+// shape (bench/bench_rope.py: q 8x32x2048x128, k 8x8x2048x128 bf16, cos/sin [8, 2048, 128] bf16)
+// with CUDA events next to a device memcpy of the same traffic. Not part of the library build; run
+// on the device machine:
 //   bash bench/harness/run_all.sh rope_bw
 // (or nvcc -O3 -std=c++17 -Iinclude -Isrc -gencode=arch=compute_90,code=sm_90 -lineinfo -Xptxas -v
-//  -o /tmp/rope_bw bench/harness/rope_bw.cu && /tmp/rope_bw). Run time about 30-70 s, mostly the
-// host checks of the bench-sized problems (16 threads); past 40 s those check every 8th token only.
-//
-// Why: on the H100 the library kernel (e3a496b) ran the forward at 152.2 us (2.26 TB/s) where
-// torch.compile took 123.3 us (2.79 TB/s); device copy 3.01 TB/s. That kernel gives each thread
-// one (token, item) and 4 heads (123 registers with 64-bit divisions: 2 blocks of 256 per SM) and
-// runs the head group as the slow grid dimension (blockIdx.y), so cos/sin ([B, S, R], shared by
-// all heads) are swept once per head group: 10 sweeps of 8.4 MB with ~42 MB of q/k traffic
-// between two reads of the same line, more than L2 keeps.
+//  -o /tmp/rope_bw bench/harness/rope_bw.cu && /tmp/rope_bw). Run time mostly the host checks of
+// the bench-sized problems (16 threads); past 40 s those check every 8th token only. (Run 5 below,
+// with ten rows, took 35.9 s; with three rows it has not been run yet.)
 // Bytes = q, k read + q, k written + cos, sin read once (the bench's count).
 //
-// Variants (the library code itself is included: L and N* run its kernels):
-//   A    copy of the library kernel at e3a496b (verbatim): 4 heads per thread, grid (token-items,
-//        head groups), 64-bit index math.
-//   A1   the same kernel with the grid's two dimensions swapped (head group fastest): isolates the
-//        cos/sin re-reads from DRAM.
-//   L    the library entry point mc_cuda_rope as shipped (= N1 below).
-//   N<h> rope_dispatch<h, true>: one-shot grid, h heads per thread, thread index ordered item,
-//        head group, token (all heads of a token next to each other), 32-bit magic-number index
-//        math.
-//   M<h> rope_dispatch<h, false>: the same with token fastest, then head group (memory order of a
-//        contiguous (B, H, S, D) tensor; cos/sin re-read per head group, from L2 while S is short).
-//   N1w  N1 forced onto the 64-bit kernel (what runs when a tensor passes 2^31 elements).
+// Rows (the library code itself is included: every row runs its kernels):
+//   L    the library entry point mc_cuda_rope as shipped.
+//   N1   rope_dispatch<kHeadsPerThread, kHeadsFastest>, the shipped configuration, called
+//        directly: the kernels L runs, without its DeviceGuard; 32-bit magic-number index math.
+//        The name follows the two constants (N / M: heads / tokens fastest; heads per thread).
+//   N1w  the same forced onto the 64-bit kernel (what runs when a tensor passes 2^31 elements).
+// Another setting of kHeadsPerThread / kHeadsFastest is one more newv<h, heads_fastest, false> row.
 // In-place timing feeds each run's output back as input (rotations: values stay finite).
+//
+// Removed rows (they served the port of session 3 and are recorded here). Measured in run 5,
+// bench/results/h100-2026-11-25-s3/run5_11dad72_harness_softmax_rope.log (H100 80GB HBM3, commit
+// 11dad72; every row passed every check: 200 PASS, 0 FAIL). Median us, fwd / bwd, on the three
+// timed problems: (B,H,S,D) out of place | (B,H,S,D) in place | (B,S,H,D) views; memcpy of the same
+// traffic 117.4 | 117.3 | 117.6 us (2.93 TB/s); regs and blocks/SM of the bf16 VEC-8 forward kernel.
+//   A    library kernel at e3a496b (verbatim copy): 4 heads/thread, grid (token-items, head
+//        groups) so cos/sin were swept from DRAM once per head group, 64-bit index math; 123 regs,
+//        2 blocks/SM:         152.8 / 152.7 | 141.9 / 142.0 | 158.8 / 158.8  (2.17-2.42 TB/s, 74-83% of copy)
+//   A1   A with the grid's two dimensions swapped (head groups fastest):
+//                             139.8 / 140.1 | 140.1 / 139.8 | 138.2 / 138.1  (2.46-2.49 TB/s, 84-85%)
+//   N2   2 heads/thread, heads fastest; 64 regs, 4/SM:
+//                             121.7 / 121.7 | 122.0 / 122.1 | 119.5 / 119.6
+//   N4   4 heads/thread, heads fastest; 95 regs, 2/SM:
+//                             121.4 / 121.4 | 122.0 / 121.7 | 119.4 / 119.6
+//   M1   1 head/thread, tokens fastest (cos/sin re-read per head group, from L2 while S is
+//        short); 40 regs, 6/SM: 119.2 / 119.0 | 120.5 / 120.6 | 121.1 / 121.2
+//   M2   2 heads/thread, tokens fastest; 64 regs, 4/SM:
+//                             119.5 / 119.4 | 120.2 / 120.2 | 121.3 / 121.3
+//   M4   4 heads/thread, tokens fastest; 95 regs, 2/SM:
+//                             119.6 / 119.9 | 119.9 / 119.9 | 121.4 / 121.3
+// Kept rows in the same run: L 121.5 / 121.5 | 122.1 / 121.8 | 119.2 / 119.3 (2.82-2.89 TB/s,
+// 96-99% of copy; 40 regs, 6/SM), N1 121.4 / 121.6 | 121.9 / 122.0 | 119.5 / 119.4, N1w 121.6 /
+// 121.7 | 122.4 / 122.2 | 119.6 / 119.6. So: the M rows were 1.2-2.5 us faster than L on
+// (B,H,S,D) and 1.9-2.2 us slower on the (B,S,H,D) views; within N or M, heads per thread moved
+// the time by at most 0.9 us. The library ships N1 (src/cuda/rope.cu says why: heads fastest, cos/sin leave DRAM
+// once per token at any sequence length). The log has no run of these rows at another S.
 #include "../../src/cuda/rope.cu"    /* the library kernel, launchers and mc_cuda_rope */
 #include "../../src/cuda/runtime.cu" /* DeviceGuard, check_launch */
 
@@ -51,284 +67,6 @@
 #include "core_stubs.h" /* mc_fail, mc_dtype_size, mc_dtype_name */
 
 typedef __nv_bfloat16 bf16;
-
-// =================================================================================================
-// A: copy of src/cuda/rope.cu at e3a496b (the contents of its anonymous namespace, verbatim, and
-// the body of its mc_cuda_rope).
-// =================================================================================================
-namespace old_lib {
-
-using mc::from_float;
-using mc::Pack;
-using mc::to_float;
-
-constexpr int kThreads = 256;
-constexpr int kHeadsPerThread = 4;
-
-struct RopeParams {
-    const void *x[2];
-    void *y[2];
-    int64_t xs[2][3], ys[2][3];
-    int64_t hq, htot;
-    const void *cos, *sin;
-    int64_t cs[2], ss[2];
-    int64_t seq, half, rot, npair, items, nwork; /* nwork = tokens * items */
-};
-
-template <typename T, typename C, int VEC, bool INV>
-__global__ void __launch_bounds__(kThreads) rope_kernel(const RopeParams p) {
-    const int64_t gid = (int64_t)blockIdx.x * kThreads + threadIdx.x;
-    if (gid >= p.nwork) return;
-    const int64_t tok = gid / p.items;
-    const int64_t item = gid - tok * p.items;
-    const int64_t b = tok / p.seq, s = tok - b * p.seq;
-    const int64_t h0 = (int64_t)blockIdx.y * kHeadsPerThread;
-    const bool pair = item < p.npair;
-    const int64_t j = pair ? item * VEC : p.rot + (item - p.npair) * VEC;
-
-    float c1[VEC], c2[VEC], sa[VEC], sb[VEC];
-    if (pair) {
-        const C *cr = static_cast<const C *>(p.cos) + b * p.cs[0] + s * p.cs[1];
-        const C *sr = static_cast<const C *>(p.sin) + b * p.ss[0] + s * p.ss[1];
-        Pack<C, VEC> a1 = mc::load_pack<C, VEC>(cr + j), a2 = mc::load_pack<C, VEC>(cr + j + p.half);
-        Pack<C, VEC> b1 = mc::load_pack<C, VEC>(sr + j), b2 = mc::load_pack<C, VEC>(sr + j + p.half);
-#pragma unroll
-        for (int e = 0; e < VEC; ++e) {
-            c1[e] = to_float(a1.v[e]);
-            c2[e] = to_float(a2.v[e]);
-            /* forward: y1 = x1 c1 - x2 s1, y2 = x2 c2 + x1 s2; the transpose swaps and negates */
-            sa[e] = INV ? -to_float(b2.v[e]) : to_float(b1.v[e]);
-            sb[e] = INV ? -to_float(b1.v[e]) : to_float(b2.v[e]);
-        }
-    }
-
-    Pack<T, VEC> v1[kHeadsPerThread], v2[kHeadsPerThread];
-    T *dst[kHeadsPerThread];
-#pragma unroll
-    for (int u = 0; u < kHeadsPerThread; ++u) {
-        const int64_t hh = h0 + u;
-        dst[u] = nullptr;
-        if (hh >= p.htot) continue;
-        const int ti = hh < p.hq ? 0 : 1;
-        const int64_t hd = ti == 0 ? hh : hh - p.hq;
-        const T *xr = static_cast<const T *>(p.x[ti]) + b * p.xs[ti][0] + hd * p.xs[ti][1] + s * p.xs[ti][2];
-        dst[u] = static_cast<T *>(p.y[ti]) + b * p.ys[ti][0] + hd * p.ys[ti][1] + s * p.ys[ti][2];
-        v1[u] = mc::load_pack<T, VEC>(xr + j);
-        if (pair) v2[u] = mc::load_pack<T, VEC>(xr + j + p.half);
-    }
-#pragma unroll
-    for (int u = 0; u < kHeadsPerThread; ++u) {
-        if (!dst[u]) continue;
-        if (pair) {
-            Pack<T, VEC> o1, o2;
-#pragma unroll
-            for (int e = 0; e < VEC; ++e) {
-                const float x1 = to_float(v1[u].v[e]), x2 = to_float(v2[u].v[e]);
-                o1.v[e] = from_float<T>(x1 * c1[e] - x2 * sa[e]);
-                o2.v[e] = from_float<T>(x2 * c2[e] + x1 * sb[e]);
-            }
-            mc::store_pack<T, VEC>(dst[u] + j, o1);
-            mc::store_pack<T, VEC>(dst[u] + j + p.half, o2);
-        } else {
-            mc::store_pack<T, VEC>(dst[u] + j, v1[u]);
-        }
-    }
-}
-
-bool aligned_to(const void *ptr, size_t bytes) {
-    return (reinterpret_cast<uintptr_t>(ptr) % bytes) == 0;
-}
-
-/* The 16-byte path applies: half and pass-through widths, every (b, h, s) stride and every
- * base pointer are multiples of the vector. */
-bool vec_ok(const mc_rope_args *a, int vec) {
-    const int64_t pass = a->dim - a->rot;
-    if ((a->rot / 2) % vec || pass % vec) return false;
-    const size_t es = mc_dtype_size(a->dtype), ces = mc_dtype_size(a->cdtype);
-    if (!aligned_to(a->cos, ces * vec) || !aligned_to(a->sin, ces * vec)) return false;
-    for (int i = 0; i < 2; ++i)
-        if (a->cs[i] % vec || a->ss[i] % vec) return false;
-    for (int ti = 0; ti < 2; ++ti) {
-        const mc_rope_tensor *t = &a->t[ti];
-        if (t->heads == 0) continue;
-        if (!aligned_to(t->x, es * vec) || !aligned_to(t->y, es * vec)) return false;
-        for (int i = 0; i < 3; ++i)
-            if (t->xs[i] % vec || t->ys[i] % vec) return false;
-    }
-    return true;
-}
-
-template <typename T, typename C, int VEC>
-mc_status launch(const mc_rope_args *a) {
-    RopeParams p;
-    for (int ti = 0; ti < 2; ++ti) {
-        p.x[ti] = a->t[ti].x;
-        p.y[ti] = a->t[ti].y;
-        for (int i = 0; i < 3; ++i) {
-            p.xs[ti][i] = a->t[ti].xs[i];
-            p.ys[ti][i] = a->t[ti].ys[i];
-        }
-    }
-    p.hq = a->t[0].heads;
-    p.htot = a->t[0].heads + a->t[1].heads;
-    p.cos = a->cos;
-    p.sin = a->sin;
-    p.cs[0] = a->cs[0]; p.cs[1] = a->cs[1];
-    p.ss[0] = a->ss[0]; p.ss[1] = a->ss[1];
-    p.seq = a->seq;
-    p.half = a->rot / 2;
-    p.rot = a->rot;
-    p.npair = p.half / VEC;
-    p.items = p.npair + (a->dim - a->rot) / VEC;
-    p.nwork = a->batch * a->seq * p.items;
-    const int64_t gx = (p.nwork + kThreads - 1) / kThreads;
-    const int64_t gy = (p.htot + kHeadsPerThread - 1) / kHeadsPerThread;
-    if (gx > 0x7fffffff || gy > 65535)
-        return mc_fail(MC_STATUS_INVALID_ARGUMENT, "rope: problem too large for one launch (%lld x %lld blocks)",
-                       (long long)gx, (long long)gy);
-    dim3 grid((unsigned)gx, (unsigned)gy);
-    cudaStream_t s = mc::as_stream(a->stream);
-    if (a->inverse)
-        rope_kernel<T, C, VEC, true><<<grid, kThreads, 0, s>>>(p);
-    else
-        rope_kernel<T, C, VEC, false><<<grid, kThreads, 0, s>>>(p);
-    return mc::check_launch(a->inverse ? "rope backward" : "rope forward");
-}
-
-template <typename T, typename C>
-mc_status run(const mc_rope_args *a) {
-    constexpr int V = 16 / sizeof(T);
-    if (vec_ok(a, V)) return launch<T, C, V>(a);
-    return launch<T, C, 1>(a);
-}
-
-mc_status rope(const mc_rope_args *a) {
-    mc::DeviceGuard guard(a->device);
-    if (guard.status()) return guard.status();
-    const bool cf32 = a->cdtype == MC_DTYPE_F32;
-    switch (a->dtype) {
-    case MC_DTYPE_F32: return run<float, float>(a);
-    case MC_DTYPE_F16: return cf32 ? run<__half, float>(a) : run<__half, __half>(a);
-    case MC_DTYPE_BF16: return cf32 ? run<__nv_bfloat16, float>(a) : run<__nv_bfloat16, __nv_bfloat16>(a);
-    default:
-        return mc_fail(MC_STATUS_UNSUPPORTED_DTYPE, "rope: %s not supported on CUDA", mc_dtype_name(a->dtype));
-    }
-}
-
-// A1 (not in the library): the kernel above with blockIdx.x and blockIdx.y swapped, so the head
-// groups of a token block run next to each other.
-template <typename T, typename C, int VEC, bool INV>
-__global__ void __launch_bounds__(kThreads) rope_kernel_hg(const RopeParams p) {
-    const int64_t gid = (int64_t)blockIdx.y * kThreads + threadIdx.x; /* was blockIdx.x */
-    if (gid >= p.nwork) return;
-    const int64_t tok = gid / p.items;
-    const int64_t item = gid - tok * p.items;
-    const int64_t b = tok / p.seq, s = tok - b * p.seq;
-    const int64_t h0 = (int64_t)blockIdx.x * kHeadsPerThread; /* was blockIdx.y */
-    const bool pair = item < p.npair;
-    const int64_t j = pair ? item * VEC : p.rot + (item - p.npair) * VEC;
-
-    float c1[VEC], c2[VEC], sa[VEC], sb[VEC];
-    if (pair) {
-        const C *cr = static_cast<const C *>(p.cos) + b * p.cs[0] + s * p.cs[1];
-        const C *sr = static_cast<const C *>(p.sin) + b * p.ss[0] + s * p.ss[1];
-        Pack<C, VEC> a1 = mc::load_pack<C, VEC>(cr + j), a2 = mc::load_pack<C, VEC>(cr + j + p.half);
-        Pack<C, VEC> b1 = mc::load_pack<C, VEC>(sr + j), b2 = mc::load_pack<C, VEC>(sr + j + p.half);
-#pragma unroll
-        for (int e = 0; e < VEC; ++e) {
-            c1[e] = to_float(a1.v[e]);
-            c2[e] = to_float(a2.v[e]);
-            sa[e] = INV ? -to_float(b2.v[e]) : to_float(b1.v[e]);
-            sb[e] = INV ? -to_float(b1.v[e]) : to_float(b2.v[e]);
-        }
-    }
-
-    Pack<T, VEC> v1[kHeadsPerThread], v2[kHeadsPerThread];
-    T *dst[kHeadsPerThread];
-#pragma unroll
-    for (int u = 0; u < kHeadsPerThread; ++u) {
-        const int64_t hh = h0 + u;
-        dst[u] = nullptr;
-        if (hh >= p.htot) continue;
-        const int ti = hh < p.hq ? 0 : 1;
-        const int64_t hd = ti == 0 ? hh : hh - p.hq;
-        const T *xr = static_cast<const T *>(p.x[ti]) + b * p.xs[ti][0] + hd * p.xs[ti][1] + s * p.xs[ti][2];
-        dst[u] = static_cast<T *>(p.y[ti]) + b * p.ys[ti][0] + hd * p.ys[ti][1] + s * p.ys[ti][2];
-        v1[u] = mc::load_pack<T, VEC>(xr + j);
-        if (pair) v2[u] = mc::load_pack<T, VEC>(xr + j + p.half);
-    }
-#pragma unroll
-    for (int u = 0; u < kHeadsPerThread; ++u) {
-        if (!dst[u]) continue;
-        if (pair) {
-            Pack<T, VEC> o1, o2;
-#pragma unroll
-            for (int e = 0; e < VEC; ++e) {
-                const float x1 = to_float(v1[u].v[e]), x2 = to_float(v2[u].v[e]);
-                o1.v[e] = from_float<T>(x1 * c1[e] - x2 * sa[e]);
-                o2.v[e] = from_float<T>(x2 * c2[e] + x1 * sb[e]);
-            }
-            mc::store_pack<T, VEC>(dst[u] + j, o1);
-            mc::store_pack<T, VEC>(dst[u] + j + p.half, o2);
-        } else {
-            mc::store_pack<T, VEC>(dst[u] + j, v1[u]);
-        }
-    }
-}
-
-template <typename T, typename C, int VEC>
-mc_status launch_hg(const mc_rope_args *a) {
-    RopeParams p;
-    for (int ti = 0; ti < 2; ++ti) {
-        p.x[ti] = a->t[ti].x;
-        p.y[ti] = a->t[ti].y;
-        for (int i = 0; i < 3; ++i) {
-            p.xs[ti][i] = a->t[ti].xs[i];
-            p.ys[ti][i] = a->t[ti].ys[i];
-        }
-    }
-    p.hq = a->t[0].heads;
-    p.htot = a->t[0].heads + a->t[1].heads;
-    p.cos = a->cos;
-    p.sin = a->sin;
-    p.cs[0] = a->cs[0]; p.cs[1] = a->cs[1];
-    p.ss[0] = a->ss[0]; p.ss[1] = a->ss[1];
-    p.seq = a->seq;
-    p.half = a->rot / 2;
-    p.rot = a->rot;
-    p.npair = p.half / VEC;
-    p.items = p.npair + (a->dim - a->rot) / VEC;
-    p.nwork = a->batch * a->seq * p.items;
-    const int64_t gx = (p.nwork + kThreads - 1) / kThreads;
-    const int64_t gy = (p.htot + kHeadsPerThread - 1) / kHeadsPerThread;
-    if (gx > 65535 || gy > 0x7fffffff)
-        return mc_fail(MC_STATUS_INVALID_ARGUMENT, "rope A1: too large");
-    dim3 grid((unsigned)gy, (unsigned)gx);
-    cudaStream_t s = mc::as_stream(a->stream);
-    if (a->inverse)
-        rope_kernel_hg<T, C, VEC, true><<<grid, kThreads, 0, s>>>(p);
-    else
-        rope_kernel_hg<T, C, VEC, false><<<grid, kThreads, 0, s>>>(p);
-    return mc::check_launch("rope A1");
-}
-
-template <typename T, typename C>
-mc_status run_hg(const mc_rope_args *a) {
-    constexpr int V = 16 / sizeof(T);
-    if (vec_ok(a, V)) return launch_hg<T, C, V>(a);
-    return launch_hg<T, C, 1>(a);
-}
-
-mc_status rope_hg(const mc_rope_args *a) {
-    const bool cf32 = a->cdtype == MC_DTYPE_F32;
-    switch (a->dtype) {
-    case MC_DTYPE_F32: return run_hg<float, float>(a);
-    case MC_DTYPE_F16: return cf32 ? run_hg<__half, float>(a) : run_hg<__half, __half>(a);
-    case MC_DTYPE_BF16: return cf32 ? run_hg<__nv_bfloat16, float>(a) : run_hg<__nv_bfloat16, __nv_bfloat16>(a);
-    default: return MC_STATUS_UNSUPPORTED_DTYPE;
-    }
-}
-} // namespace old_lib
 
 // =================================================================================================
 // Host: buffers, views, problems
@@ -610,33 +348,24 @@ struct Variant {
     std::string name;
     RunFn run;
     const void *kfwd; // its forward kernel for bf16 x, bf16 cos/sin, VEC 8 (attributes, occupancy)
-    int hpt;          // heads per thread (0: the old kernel's 2D grid)
+    int hpt;          // heads per thread
 };
 
-static mc_status run_old(const mc_rope_args *a) { return old_lib::rope(a); }
-static mc_status run_old_hg(const mc_rope_args *a) { return old_lib::rope_hg(a); }
 static mc_status run_lib(const mc_rope_args *a) { return mc_cuda_rope(a); }
 template <int HPT, bool HF, bool W> static mc_status run_new(const mc_rope_args *a) { return rope_dispatch<HPT, HF>(a, W); }
-template <int HPT, bool HF, bool W> static Variant newv(const char *name) {
+template <int HPT, bool HF, bool W> static Variant newv(const char *what) {
+    char name[80];
+    snprintf(name, sizeof name, "%c%d%-2s %s", HF ? 'N' : 'M', HPT, W ? "w" : "", what);
     return {name, run_new<HPT, HF, W>, (const void *)rope_kernel<bf16, bf16, 8, false, HPT, HF, W>, HPT};
 }
 
 static std::vector<Variant> variants() {
     std::vector<Variant> v;
-    v.push_back({"A    library at e3a496b: 4 heads/thread, head groups slow", run_old,
-                 (const void *)old_lib::rope_kernel<bf16, bf16, 8, false>, 0});
-    v.push_back({"A1   A with head groups fastest in the grid", run_old_hg,
-                 (const void *)old_lib::rope_kernel_hg<bf16, bf16, 8, false>, 0});
-    v.push_back({"L    library now (mc_cuda_rope)", run_lib,
+    v.push_back({"L    library (mc_cuda_rope)", run_lib,
                  (const void *)rope_kernel<bf16, bf16, 8, false, kHeadsPerThread, kHeadsFastest, false>,
                  kHeadsPerThread});
-    v.push_back(newv<1, true, false>("N1   1 head/thread, heads fastest, 32-bit"));
-    v.push_back(newv<2, true, false>("N2   2 heads/thread, heads fastest, 32-bit"));
-    v.push_back(newv<4, true, false>("N4   4 heads/thread, heads fastest, 32-bit"));
-    v.push_back(newv<1, false, false>("M1   1 head/thread, tokens fastest, 32-bit"));
-    v.push_back(newv<2, false, false>("M2   2 heads/thread, tokens fastest, 32-bit"));
-    v.push_back(newv<4, false, false>("M4   4 heads/thread, tokens fastest, 32-bit"));
-    v.push_back(newv<1, true, true>("N1w  N1 on the 64-bit kernel"));
+    v.push_back(newv<kHeadsPerThread, kHeadsFastest, false>("shipped dispatch called directly, 32-bit"));
+    v.push_back(newv<kHeadsPerThread, kHeadsFastest, true>("shipped dispatch on the 64-bit kernel"));
     return v;
 }
 
@@ -765,8 +494,7 @@ int main() {
                 int occ = 0;
                 CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, v.kfwd, 256, 0));
                 const int64_t items = sets[0].D / 8, htot = sets[0].H[0] + sets[0].H[1];
-                long long grid = v.hpt == 0 ? ((sets[0].B * sets[0].S * items + 255) / 256) * ((htot + 3) / 4)
-                                            : (sets[0].B * sets[0].S * ((htot + v.hpt - 1) / v.hpt) * items + 255) / 256;
+                const long long grid = (sets[0].B * sets[0].S * ((htot + v.hpt - 1) / v.hpt) * items + 255) / 256;
                 const float ms = time_ms([&](int i) { v.run(&args[i & 1]); });
                 const double tbs = bytes / (ms * 1e-3) / 1e12;
                 printf("  %s %-58s %7lld x 256  regs %3d lmem %2zu occ %2d  %8.1f us %5.2f TB/s %4.0f%% of copy%s\n",
@@ -783,21 +511,14 @@ int main() {
         sets[1].free_dev();
     }
 
-    printf("\n== summary: A, L and the fastest passing variant per problem and direction ==\n");
+    printf("\n== summary: L per problem and direction (the removed rows' run-5 numbers: header of bench/harness/rope_bw.cu) ==\n");
     for (size_t si = 0; si < std::size(specs); ++si) {
         if (!specs[si].timed) continue;
         for (const char *dir : {"fwd", "bwd"}) {
-            const Best *a = nullptr, *l = nullptr, *f = nullptr;
-            for (const Best &b : best) {
-                if (b.prob != specs[si].name || b.dir != dir) continue;
-                if (b.name.rfind("A ", 0) == 0) a = &b;
-                if (b.name.rfind("L ", 0) == 0) l = &b;
-                if (!f || b.us < f->us) f = &b;
-            }
             printf("  %-58s %s", specs[si].name, dir);
-            if (a) printf("  A %6.1f us %4.2f TB/s", a->us, a->tbs);
-            if (l) printf("  L %6.1f us %4.2f TB/s (%3.0f%% of copy)", l->us, l->tbs, l->pct);
-            if (f) printf("  fastest %.4s %6.1f us %4.2f TB/s", f->name.c_str(), f->us, f->tbs);
+            for (const Best &b : best)
+                if (b.prob == specs[si].name && b.dir == dir && b.name.rfind("L ", 0) == 0)
+                    printf("  L %6.1f us %4.2f TB/s (%3.0f%% of copy)", b.us, b.tbs, b.pct);
             printf("\n");
         }
     }
