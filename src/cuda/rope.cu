@@ -14,8 +14,8 @@
  * head group) reached 2.26 TB/s on the H100 (bench/bench_rope.py) against a 3.01 TB/s copy, while
  * elementwise kernels with one-shot grids, a few 16-byte accesses and 30-60 registers per thread
  * and 32-bit multiply-high index math reached the copy rate (bench/harness/swiglu_bw.cu).
- * bench/harness/rope_bw.cu times this kernel against the previous one and the other settings of
- * kHeadsPerThread / kHeadsFastest below.
+ * bench/harness/rope_bw.cu checks and times this kernel; its header records what the previous
+ * kernel and the other settings of kHeadsPerThread / kHeadsFastest below measured.
  * Index math in 32 bits when every offset and the thread count fit in int32; otherwise the same
  * kernel with 64-bit indices and offsets.
  * Vector path: 16-byte accesses when every pointer, stride and half-width allows them;
@@ -32,7 +32,7 @@ namespace {
 using mc::Pack;
 
 constexpr int kThreads = 256;
-/* The shipped configuration (bench/harness/rope_bw.cu times others): heads per thread, and the
+/* The shipped configuration (bench/harness/rope_bw.cu records the others): heads per thread, and the
  * grid order (true: head fastest, then token; false: token fastest, then head group). */
 constexpr int kHeadsPerThread = 1;
 constexpr bool kHeadsFastest = true;
