@@ -8,9 +8,10 @@
 //      1e6), plus n = 1, batch 0 and the refusals: residual ||A Q - Q diag(w)||_F / ||A||_F,
 //      ||Q^T Q - I||_F and max |w - w_ref| / ||A||_F in units of n eps, tolerance 30; a PASS/FAIL
 //      line each and "N passed, M failed";
-//  (b) times fp32 100x256, 10x512, 1000x256, 100x384 and fp64 100x256 (CUDA events, median of 11
-//      after warm-up), total and per phase (K1 tridiagonalization, K2 bisection, K3 inverse
-//      iteration, cluster rounds, K4 back-transformation).
+//  (b) times fp32 1000x64, 100x128, 100x256, 10x512, 1000x256, 100x384 and fp64 100x256 (CUDA
+//      events, median of 11 after warm-up), total and per phase (K1 tridiagonalization, K2
+//      bisection, K3 inverse iteration, cluster rounds, K4 back-transformation), with K2 at the
+//      library's lanes per eigenvalue and at 1, 4, 8, each checked bit-identical to 1 lane.
 // Not part of the library build; from the repository root on the device machine:
 //   bash bench/harness/run_all.sh eigh_tridiag
 // or nvcc -O3 -std=c++17 -Iinclude -Isrc -gencode=arch=compute_90,code=sm_90 -lineinfo -o /tmp/et bench/harness/eigh_tridiag.cu && /tmp/et [n]
@@ -230,18 +231,36 @@ template <typename T> static void time_case(int n, int64_t batch, std::mt19937 &
     CK(cudaMalloc(&dinfo, batch * sizeof(int32_t)));
     CK(cudaMalloc(&ws, bytes));
     CK(cudaMemcpy(da, ha.data(), ha.size() * sizeof(T), cudaMemcpyHostToDevice));
-    const std::vector<float> t = time_phases(5, [&](cudaEvent_t *marks) {
-        CK(et::launch_ex<T>(da, sb, n, 1, dw, dq, dinfo, batch, n, ws, 0, marks, k1_threads));
-    });
-    std::vector<int32_t> info(batch);
-    CK(cudaMemcpy(info.data(), dinfo, batch * sizeof(int32_t), cudaMemcpyDeviceToHost));
-    int bad = 0;
-    for (auto i : info) bad += i != 0;
-    printf("TIME %s n=%3d batch=%5lld: median %8.3f ms (min %8.3f) | K1 tridiag %.3f, K2 bisect %.3f, K3 invit %.3f, "
-           "clusters %.3f, K4 back %.3f | info!=0: %d | workspace %.1f MB | K1 threads %s\n",
-           sizeof(T) == 4 ? "f32" : "f64", n, (long long)batch, t[5], t[6], t[0], t[1], t[2], t[3], t[4], bad, bytes / 1e6,
-           kt ? kt : "auto");
-    fflush(stdout);
+    /* K2 with 1, 4 and 8 lanes per eigenvalue after the library's choice (0): bisect_lanes must
+     * reproduce one lane's bisection bit for bit, so w and q must match the 1-lane run exactly */
+    std::vector<T> w1((size_t)batch * n), q1((size_t)batch * n * n), wl(w1.size()), ql(q1.size());
+    for (int lanes : {0, 1, 4, 8}) {
+        const std::vector<float> t = time_phases(5, [&](cudaEvent_t *marks) {
+            CK(et::launch_ex<T>(da, sb, n, 1, dw, dq, dinfo, batch, n, ws, 0, marks, k1_threads, lanes));
+        });
+        std::vector<int32_t> info(batch);
+        CK(cudaMemcpy(info.data(), dinfo, batch * sizeof(int32_t), cudaMemcpyDeviceToHost));
+        int bad = 0;
+        for (auto i : info) bad += i != 0;
+        CK(cudaMemcpy(wl.data(), dw, wl.size() * sizeof(T), cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(ql.data(), dq, ql.size() * sizeof(T), cudaMemcpyDeviceToHost));
+        const char *same = "";
+        if (lanes == 1) {
+            w1 = wl;
+            q1 = ql;
+        } else if (lanes > 1) {
+            const bool eq = !memcmp(w1.data(), wl.data(), wl.size() * sizeof(T)) &&
+                            !memcmp(q1.data(), ql.data(), ql.size() * sizeof(T));
+            same = eq ? " | PASS bit-identical to 1 lane" : " | FAIL differs from 1 lane";
+            (eq ? n_pass : n_fail)++;
+        }
+        printf("TIME %s n=%3d batch=%5lld: median %8.3f ms (min %8.3f) | K1 tridiag %.3f, K2 bisect %.3f, K3 invit "
+               "%.3f, clusters %.3f, K4 back %.3f | info!=0: %d | workspace %.1f MB | K1 threads %s | K2 lanes %d%s%s\n",
+               sizeof(T) == 4 ? "f32" : "f64", n, (long long)batch, t[5], t[6], t[0], t[1], t[2], t[3], t[4], bad,
+               bytes / 1e6, kt ? kt : "auto", lanes ? lanes : et::bisect_lanes_for(n, batch), lanes ? "" : " (auto)",
+               same);
+        fflush(stdout);
+    }
     CK(cudaFree(da));
     CK(cudaFree(dw));
     CK(cudaFree(dq));
@@ -335,15 +354,17 @@ int main(int argc, char **argv) {
         int64_t batch;
         bool f64;
     };
-    const Shape shapes[] = {{256, 100, false}, {512, 10, false}, {256, 1000, false}, {384, 100, false}, {256, 100, true}};
+    const Shape shapes[] = {{64, 1000, false}, {128, 100, false}, {256, 100, false}, {512, 10, false},
+                            {256, 1000, false}, {384, 100, false}, {256, 100, true}};
     for (const Shape &s : shapes) {
         if (only && s.n != only) continue;
         if (s.f64) time_case<double>(s.n, s.batch, g);
         else time_case<float>(s.n, s.batch, g);
     }
-    if (only && only != 256 && only != 512 && only != 384) {
+    if (only && only != 64 && only != 128 && only != 256 && only != 512 && only != 384) {
         if (only_f64) time_case<double>(only, only_batch, g);
         else time_case<float>(only, only_batch, g);
     }
+    printf("eigh_tridiag with timing checks: %d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
 }

@@ -9,8 +9,9 @@
 // local memory, occupancy, grid, workspace, the time split into the main kernel and the dweight
 // reduce, and TB/s. dx and dweight are poisoned with NaN before the check, so unwritten elements fail.
 //
-// Variants once here, all dropped (H100, 16384 x 4096, median total us; the library's A: 159.6 =
-// 152.5 kernel + 7.1 reduce). bench/results/h100-2026-11-26-s4/run1_df97787_harness.log, section
+// The old reduce (32 x 8 scalar lanes, one load in flight) is timed after the library's on the
+// same partials. Variants once here, all dropped (H100, 16384 x 4096, median total us; the
+// library's A: 159.6 = 152.5 kernel + 7.1 reduce with the old reduce). bench/results/h100-2026-11-26-s4/run1_df97787_harness.log, section
 // '=== rmsnorm_bwd', and docs/PERF_NOTES.md:
 //   A + old reduce_cols (one thread per column, serial over the partials)  164.5 (reduce 11.7)
 //   B   cp.async 2-stage shared-memory double buffer of x, dy, lb 2          152.4
@@ -127,9 +128,9 @@ __global__ void __launch_bounds__(256, 3) bwd_regs(const bf16 *__restrict__ dy, 
     }
 }
 
-// The library's second kernel (src/cuda/rmsnorm.cu reduce_partials): block (32, 8), 32 columns,
-// 8 lanes over the partials; n / 32 blocks.
-__global__ void reduce_partials(const float *__restrict__ partial, int parts, int n, float *__restrict__ dw) {
+// The second kernel as it was until session 5: block (32, 8), 32 columns, 8 lanes over the
+// partials, one scalar load in flight per thread; n / 32 blocks (7.1 us of 159.6 in session 4).
+__global__ void reduce_old(const float *__restrict__ partial, int parts, int n, float *__restrict__ dw) {
     __shared__ float s[8][33];
     const int col = blockIdx.x * 32 + threadIdx.x;
     float acc = 0.f;
@@ -142,6 +143,52 @@ __global__ void reduce_partials(const float *__restrict__ partial, int parts, in
 #pragma unroll
         for (int k = 0; k < 8; ++k) t += s[k][threadIdx.x];
         dw[col] = t;
+    }
+}
+
+// The library's second kernel (src/cuda/rmsnorm.cu reduce_partials, copied): block (8, 32), 8
+// float4 lanes x 32 lanes over the partials, 4 loads in flight per thread; n / 32 blocks.
+__global__ void __launch_bounds__(256) reduce_partials(const float *__restrict__ partial, int parts, int n,
+                                                       float *__restrict__ dw) {
+    __shared__ float s[8][32];
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int col = blockIdx.x * 32 + tx * 4;
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+    auto add = [&acc](const float4 v) {
+        acc.x += v.x;
+        acc.y += v.y;
+        acc.z += v.z;
+        acc.w += v.w;
+    };
+    if (col < n) {
+        const float *p0 = partial + col;
+        int p = ty;
+        for (; p + 96 < parts; p += 128) {
+            const float4 v0 = __ldg(reinterpret_cast<const float4 *>(p0 + (size_t)p * n));
+            const float4 v1 = __ldg(reinterpret_cast<const float4 *>(p0 + (size_t)(p + 32) * n));
+            const float4 v2 = __ldg(reinterpret_cast<const float4 *>(p0 + (size_t)(p + 64) * n));
+            const float4 v3 = __ldg(reinterpret_cast<const float4 *>(p0 + (size_t)(p + 96) * n));
+            add(v0);
+            add(v1);
+            add(v2);
+            add(v3);
+        }
+        for (; p < parts; p += 32) add(__ldg(reinterpret_cast<const float4 *>(p0 + (size_t)p * n)));
+    }
+    for (int o = 8; o < 32; o <<= 1) {
+        acc.x += __shfl_xor_sync(0xffffffffu, acc.x, o);
+        acc.y += __shfl_xor_sync(0xffffffffu, acc.y, o);
+        acc.z += __shfl_xor_sync(0xffffffffu, acc.z, o);
+        acc.w += __shfl_xor_sync(0xffffffffu, acc.w, o);
+    }
+    if ((ty & 3) == 0) *reinterpret_cast<float4 *>(&s[ty / 4][tx * 4]) = acc;
+    __syncthreads();
+    const int t = ty * 8 + tx, c = blockIdx.x * 32 + t;
+    if (t < 32 && c < n) {
+        float sum = 0.f;
+#pragma unroll
+        for (int k = 0; k < 8; ++k) sum += s[k][t];
+        dw[c] = sum;
     }
 }
 
@@ -216,7 +263,8 @@ int main(int argc, char **argv) {
     float *dwp;
     CK(cudaMalloc(&dwp, (size_t)grid * n * 4));
     auto kernel = [&](int k) { bwd_regs<NV><<<grid, 256>>>(dy[k], x[k], w, rstd[k], dx, dwp, rows, n); };
-    auto reduce = [&]() { reduce_partials<<<(n + 31) / 32, dim3(32, 8)>>>(dwp, grid, n, dw); };
+    auto reduce = [&]() { reduce_partials<<<(n + 31) / 32, dim3(8, 32)>>>(dwp, grid, n, dw); };
+    auto reduce_prev = [&]() { reduce_old<<<(n + 31) / 32, dim3(32, 8)>>>(dwp, grid, n, dw); };
 
     // check: outputs poisoned with NaN first, so an element nobody wrote shows up
     CK(cudaMemset(dx, 0xff, N * 2));
@@ -269,6 +317,20 @@ int main(int argc, char **argv) {
         tt.push_back(a + b);
     }
     CK(cudaGetLastError());
+    std::vector<float> tro; /* the old reduce on the same partials, for comparison */
+    for (int it = 0; it < 30; ++it) {
+        CK(cudaEventRecord(e1));
+        reduce_prev();
+        CK(cudaEventRecord(e2));
+        CK(cudaEventSynchronize(e2));
+        float b = 0;
+        CK(cudaEventElapsedTime(&b, e1, e2));
+        tro.push_back(b);
+    }
+    std::sort(tro.begin(), tro.end());
+    std::vector<float> hdw_old(n);
+    CK(cudaMemcpy(hdw_old.data(), dw, n * 4, cudaMemcpyDeviceToHost));
+    CK(cudaGetLastError());
     std::sort(tt.begin(), tt.end());
     std::sort(tk.begin(), tk.end());
     std::sort(tr.begin(), tr.end());
@@ -279,6 +341,10 @@ int main(int argc, char **argv) {
            tr[tr.size() / 2] * 1e3, bytes / us / 1e6, ex / sx, ew / sw, ok ? "ok" : "FAIL");
     if (bad) printf(" (%zu non-finite)", bad);
     printf("\n");
+    double ewo = 0;
+    for (int i = 0; i < n; ++i) ewo = fmax(ewo, fabs((double)hdw_old[i] - hdwr[i]));
+    printf("%-36s reduce %5.1f us (new %5.1f), dw rel err %.2e\n", "   old reduce (32 x 8 scalar)",
+           tro[tro.size() / 2] * 1e3, tr[tr.size() / 2] * 1e3, ewo / sw);
     if (!ok) printf("the check FAILED\n");
     return ok ? 0 : 1;
 }

@@ -20,16 +20,18 @@
  *     that update deferred to and fused with the next column's symv. The reflector v_k
  *     (v_k[k+1] = 1) goes to row k of the workspace matrix, tau_k, d, e to the workspace. Cost:
  *     ~n^3/3 element read-modify-writes per matrix, ~6 block barriers per column.
- *  K2 k_bisect, grid (n/128, B), one thread per eigenvalue: T splits where |e_i| <= eps ||T||_inf
- *     (an absolute test: the perturbation is within the backward error of K1); thread j takes the
- *     unreduced block [lo, hi) that holds index j and finds the (j - lo)-th eigenvalue of that
- *     block by bisection on Sturm counts (dstebz/dlaebz: pivmin guard, Gershgorin start
- *     interval) to max(eps ||T||, eps |lambda|); a 1x1 block gives d_j exactly. Cost: ~25 (float)
- *     / ~54 (double) Sturm counts of the block's length per thread. (Tried on H100: three counts
- *     per pass computed together for two halvings, bit-identical results, was slower: 100 x 256
- *     0.43 -> 0.51 ms, three divisions per step outweigh the latency they hide; a quadrisection
- *     that skipped the test between halvings changed the eigenvalues within tolerance and broke a
- *     host stress case with a 126-fold repeated eigenvalue.)
+ *  K2 k_bisect, grid (n L/128, B), L = 1, 4 or 8 lanes per eigenvalue: T splits where |e_i| <=
+ *     eps ||T||_inf (an absolute test: the perturbation is within the backward error of K1); the
+ *     group for index j takes the unreduced block [lo, hi) that holds j and finds the (j - lo)-th
+ *     eigenvalue of that block by bisection on Sturm counts (dstebz/dlaebz: pivmin guard,
+ *     Gershgorin start interval) to max(eps ||T||, eps |lambda|); a 1x1 block gives d_j exactly.
+ *     With L > 1 the lanes evaluate the next log2(L) levels of the bisection tree at once
+ *     (bisect_lanes: bit-identical to one lane's bisection). Cost: ~25 (float) / ~54 (double)
+ *     Sturm counts of the block's length per eigenvalue in sequence, divided by log2(L). (Tried on
+ *     H100: three counts per pass in ONE thread for two halvings was slower, 100 x 256 0.43 ->
+ *     0.51 ms, three divisions per step outweigh the latency they hide; a quadrisection that
+ *     skipped the test between halvings changed the eigenvalues within tolerance and broke a host
+ *     stress case with a 126-fold repeated eigenvalue.)
  *  K3 k_solve, grid (n/CH, B), CH <= 32 threads, one thread per eigenvector: inverse iteration
  *     (dstein's scheme, our code): LU of T_block - lambda I with partial pivoting fused with the
  *     forward elimination of the right-hand side, tiny pivots replaced by eps ||T|| (dlagts),
@@ -482,16 +484,57 @@ __global__ void __launch_bounds__(kThreadsTri)
     }
 }
 
-/* ---- K2: eigenvalues by bisection, one thread per eigenvalue ---- */
+/* ---- K2: eigenvalues by bisection, L lanes per eigenvalue ---- */
 
-/* grid (ceil(n / blockDim), batch chunk); dynamic shared memory 3 n T. */
-template <typename T> __global__ void __launch_bounds__(kThreadsBis) k_bisect(Ws<T> ws, int n, int64_t b0) {
+/* bisect() with the L = 4 or 8 lanes of a group (gmask, lane sub) sharing one eigenvalue: each round
+ * lane k evaluates the Sturm count at node k (heap order) of the bisection tree below (a, b), LEV =
+ * log2(L) levels deep (L - 1 nodes), and the group then walks LEV halvings with those counts. The
+ * nodes are the midpoints bisect() would compute, by the same float operations, and every halving
+ * makes the same tests, so the result is bit-identical to bisect(); the sequential chain of Sturm
+ * counts is LEV times shorter (25 -> 9 rounds in float for L = 8) for L - 1 times the work per
+ * round. (Multisection of the bisection interval: Lessig's "Eigenvalue computation with CUDA",
+ * NVIDIA 2007, splits intervals across threads; this exact-tree form is our own.) */
+template <typename T, int L>
+__device__ inline T bisect_lanes(const T *d, const T *e2, int lo, int hi, int r, T gl, T gu, T abstol, T pivmin,
+                                 int sub, unsigned gmask) {
+    constexpr int LEV = L == 8 ? 3 : 2;
+    static_assert(L == 4 || L == 8, "4 or 8 lanes");
+    T a = gl, b = gu;
+    int it = 0;
+    for (;;) {
+        /* node sub: the path from the root is the bits of sub + 1 below its leading one (0 left) */
+        T pa = a, pb = b, x = (T)0.5 * (pa + pb);
+        const int node = sub + 1, depth = 31 - __clz(node);
+        for (int bit = depth - 1; bit >= 0; --bit) {
+            if ((node >> bit) & 1) pa = x;
+            else pb = x;
+            x = (T)0.5 * (pa + pb);
+        }
+        const int c = sub < L - 1 ? sturm_count(d, e2, lo, hi, x, pivmin) : 0;
+        int k = 0;
+        for (int lev = 0; lev < LEV; ++lev) {
+            const T tol = maxv(abstol, Lim<T>::eps * maxv(absv(a), absv(b)));
+            if (it >= Lim<T>::bis_cap || !(b - a > tol)) return (T)0.5 * (a + b);
+            const T mid = (T)0.5 * (a + b);
+            if (!(mid > a && mid < b)) return (T)0.5 * (a + b);
+            const bool left = __shfl_sync(gmask, c, k, L) >= r + 1;
+            if (left) b = mid;
+            else a = mid;
+            k = 2 * k + (left ? 1 : 2);
+            ++it;
+        }
+    }
+}
+
+/* grid (ceil(n L / blockDim), batch chunk), L lanes per eigenvalue (1: bisect(); 4, 8:
+ * bisect_lanes()); dynamic shared memory 3 n T. */
+template <typename T, int L> __global__ void __launch_bounds__(kThreadsBis) k_bisect(Ws<T> ws, int n, int64_t b0) {
     extern __shared__ __align__(16) unsigned char smem[];
     T *d = reinterpret_cast<T *>(smem), *e = d + n, *e2 = e + n;
     __shared__ T red[32];
     const int tid = threadIdx.x, nt = blockDim.x;
     const int64_t b = b0 + blockIdx.y;
-    const int j = blockIdx.x * nt + tid;
+    const int j = blockIdx.x * (nt / L) + tid / L, sub = tid % L;
     T tn = 0, ngl = 0, gu = 0, e2m = 0;
     for (int i = tid; i < n; i += nt) {
         const T di = ws.d[b * n + i], ei = i + 1 < n ? ws.e[b * n + i] : (T)0, em = i > 0 ? ws.e[b * n + i - 1] : (T)0;
@@ -510,7 +553,7 @@ template <typename T> __global__ void __launch_bounds__(kThreadsBis) k_bisect(Ws
     gu = mc::jacobi::block_max(gu, red);
     e2m = mc::jacobi::block_max(e2m, red);
     __syncthreads();
-    if (j >= n) return;
+    if (j >= n) return; /* the whole group */
     const T eps = Lim<T>::eps, pivmin = Lim<T>::tiny * maxv((T)1, e2m);
     const T fudge = (T)2.1 * n * eps * tn + (T)4.2 * pivmin; /* dstebz's widening */
     const T gl = -ngl - fudge, gh = gu + fudge;
@@ -518,11 +561,44 @@ template <typename T> __global__ void __launch_bounds__(kThreadsBis) k_bisect(Ws
     int lo = j, hi = j + 1;
     while (lo > 0 && absv(e[lo - 1]) > stol) --lo;
     while (hi < n && absv(e[hi - 1]) > stol) ++hi;
-    const T lam = hi - lo == 1 ? d[j] : bisect(d, e2, lo, hi, j - lo, gl, gh, eps * tn, pivmin);
+    T lam;
+    if (hi - lo == 1) lam = d[j];
+    else if constexpr (L == 1) lam = bisect(d, e2, lo, hi, j - lo, gl, gh, eps * tn, pivmin);
+    else {
+        const unsigned gmask = (L == 32 ? 0xffffffffu : (1u << L) - 1) << ((tid & 31) & ~(L - 1));
+        lam = bisect_lanes<T, L>(d, e2, lo, hi, j - lo, gl, gh, eps * tn, pivmin, sub, gmask);
+    }
+    if (sub) return;
     ws.lam[b * n + j] = lam;
     ws.blo[b * n + j] = lo;
     ws.bhi[b * n + j] = hi;
     if (j == 0) ws.scal[2 * b + 1] = tn;
+}
+
+/* Lanes per eigenvalue for K2: more lanes shorten each thread's chain of Sturm counts but cost
+ * (L - 1) / log2(L) times the work, so 8 while batch x n x 8 threads fill the H100 about once, 4
+ * up to twice that, else 1. (Measured: bench/harness/eigh_tridiag.cu, K2 column.) */
+inline int bisect_lanes_for(int n, int64_t batch) {
+    const int64_t eig = (int64_t)n * batch;
+    return eig <= 32768 ? 8 : eig <= 131072 ? 4 : 1;
+}
+
+/* K2 over batch matrices of ws (n each); lanes 0: bisect_lanes_for, else 1, 4 or 8. */
+template <typename T> cudaError_t launch_bisect(const Ws<T> &ws, int n, int64_t batch, cudaStream_t stream, int lanes = 0) {
+    if (lanes == 0) lanes = bisect_lanes_for(n, batch);
+    const size_t sm = 3 * (size_t)n * sizeof(T);
+    const unsigned gx = (unsigned)(((int64_t)n * lanes + kThreadsBis - 1) / kThreadsBis);
+    for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
+        const unsigned nb = (unsigned)(batch - b0 < 65535 ? batch - b0 : 65535);
+        const dim3 g(gx, nb);
+        switch (lanes) {
+        case 1: k_bisect<T, 1><<<g, kThreadsBis, sm, stream>>>(ws, n, b0); break;
+        case 4: k_bisect<T, 4><<<g, kThreadsBis, sm, stream>>>(ws, n, b0); break;
+        case 8: k_bisect<T, 8><<<g, kThreadsBis, sm, stream>>>(ws, n, b0); break;
+        default: return cudaErrorInvalidValue;
+        }
+    }
+    return cudaGetLastError();
 }
 
 /* ---- K3: inverse iteration, one thread per eigenvector ---- */
@@ -904,13 +980,15 @@ template <typename T> Tri1 tri_config(int n, size_t limit, int force_threads) {
 }
 
 /* Same as launch; marks (5 events, may be null) are recorded after K1, K2, K3, the cluster rounds
- * and K4, and k1_threads > 0 (a multiple of 32, <= kThreadsTri) overrides K1's block size (the
- * harness's per-phase timing and tuning). */
+ * and K4, k1_threads > 0 (a multiple of 32, <= kThreadsTri) overrides K1's block size and k2_lanes
+ * > 0 (1, 4 or 8) K2's lanes per eigenvalue (the harness's per-phase timing and tuning). */
 template <typename T>
 cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q, int32_t *info, int64_t batch, int n,
-                      void *workspace, cudaStream_t stream, cudaEvent_t *marks, int k1_threads = 0) {
+                      void *workspace, cudaStream_t stream, cudaEvent_t *marks, int k1_threads = 0,
+                      int k2_lanes = 0) {
     if (n < 1 || n > kMaxN || batch < 0 || batch > 0x7fffffffLL) return cudaErrorInvalidValue;
     if (k1_threads < 0 || k1_threads > kThreadsTri || k1_threads % 32) return cudaErrorInvalidValue;
+    if (k2_lanes != 0 && k2_lanes != 1 && k2_lanes != 4 && k2_lanes != 8) return cudaErrorInvalidValue;
     if (batch == 0) return cudaSuccess;
     if (!workspace || (reinterpret_cast<uintptr_t>(workspace) & 15)) return cudaErrorInvalidValue;
     Ws<T> ws;
@@ -931,12 +1009,7 @@ cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q
     mark(0);
 
     /* K2 */
-    const size_t sm2 = 3 * (size_t)n * sizeof(T);
-    for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
-        const unsigned nb = (unsigned)(batch - b0 < 65535 ? batch - b0 : 65535);
-        k_bisect<T><<<dim3((unsigned)((n + kThreadsBis - 1) / kThreadsBis), nb), kThreadsBis, sm2, stream>>>(ws, n, b0);
-    }
-    if ((err = cudaGetLastError()) != cudaSuccess) return err;
+    if ((err = launch_bisect<T>(ws, n, batch, stream, k2_lanes)) != cudaSuccess) return err;
     mark(1);
 
     /* K3, K3b, the cluster and repair rounds */

@@ -470,7 +470,7 @@ cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *u, T *s
         if (marks) cudaEventRecord(marks[i], stream);
     };
     const int N2 = 2 * n;
-    const size_t sm1 = bidiag_smem<T>(m), sm2 = 3 * (size_t)N2 * sizeof(T), sm5 = k5_smem<T>(n);
+    const size_t sm1 = bidiag_smem<T>(m), sm5 = k5_smem<T>(n);
     using mc::jacobi::allow_smem;
     if ((err = allow_smem(k_bidiag<T>, sm1)) != cudaSuccess || (err = allow_smem(k_split<T>, sm5)) != cudaSuccess)
         return err;
@@ -481,9 +481,7 @@ cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *u, T *s
         if ((err = cudaGetLastError()) != cudaSuccess) return err;
         mark(0);
         /* K2: eigh_tridiag's bisection on T_GK */
-        const unsigned gb = (unsigned)((N2 + et::kThreadsBis - 1) / et::kThreadsBis);
-        et::k_bisect<T><<<dim3(gb, nb), et::kThreadsBis, sm2, stream>>>(ws.ge, N2, 0);
-        if ((err = cudaGetLastError()) != cudaSuccess) return err;
+        if ((err = et::launch_bisect<T>(ws.ge, N2, nb, stream)) != cudaSuccess) return err;
         mark(1);
         /* K3 + the cluster and repair rounds on T_GK */
         if ((err = et::launch_vectors<T>(ws.ge, ws.wgk, info_c, nb, N2, limit, stream, nullptr)) != cudaSuccess)
