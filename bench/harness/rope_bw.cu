@@ -394,7 +394,7 @@ int main() {
     { // the multiply-high division against the hardware one, at and around multiples of awkward divisors
         const uint32_t ds[] = {1, 2, 3, 5, 7, 8, 10, 40, 127, 2048, 2049, 65535, 65537, 1000003, 0x40000000u, 0x7fffffffu};
         for (uint32_t d : ds) {
-            const Divisor v = make_divisor(d);
+            const mc::FastDiv v = mc::FastDiv::make(d);
             for (uint64_t q = 0; q <= 0x7fffffffu / d; q += std::max<uint64_t>(1, (0x7fffffffu / d) / 4099))
                 for (uint64_t n : {q * d, q * d + d - 1, q * d + d / 2}) {
                     if (n > 0x7fffffffu) continue;

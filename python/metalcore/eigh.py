@@ -48,26 +48,6 @@ def check_info(info: Tensor, what: str) -> None:
             f"(info = {int(info[i])})")
 
 
-# fp32 Jacobi at large n accumulates the rounding of its rotations in the vectors: at n = 512 on
-# the H100, ||Q^T Q - I||_F = 2.6e-3 against the contract's 30 n eps = 1.8e-3 (cuSOLVER: 2.1e-3).
-# One Newton-Schulz step toward the polar factor, in fp64, Q <- Q (3I - Q^T Q) / 2, squares that
-# error (the fp32 rounding of Q, ~sqrt(n) eps, is what remains) and, to first order, removes only
-# the symmetric part of Q's error, which cannot increase ||A Q - Q diag(L)||. Below this n the
-# kernel's vectors already meet the bound with margin. eigh no longer needs it: on CUDA n > 128
-# goes to the tridiagonal kernel, whose cluster re-orthogonalization gives ||Q^T Q - I|| within
-# a few n eps (bench/harness/eigh_tridiag.cu), and on the CPU n > 40 goes to LAPACK. svd uses it.
-REORTHO_MIN_N = 256
-
-
-def reorthogonalize(Q: Tensor) -> Tensor:
-    """Q (..., m, k) with nearly orthonormal columns, fp32 and k >= REORTHO_MIN_N: one fp64
-    Newton-Schulz step; anything else unchanged."""
-    if Q.dtype != torch.float32 or Q.shape[-1] < REORTHO_MIN_N or Q.numel() == 0:
-        return Q
-    Q64 = Q.double()
-    return (1.5 * Q64 - 0.5 * (Q64 @ (Q64.mT @ Q64))).to(Q.dtype)
-
-
 def _routed(A: Tensor) -> bool:
     return A.shape[-1] > ROUTE_N.get(A.device.type, 1 << 30)
 

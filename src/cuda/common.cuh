@@ -45,30 +45,39 @@ __device__ __forceinline__ void store_pack(T *p, const Pack<T, VEC> &v) {
 
 /* A pack <-> VEC floats. 16-bit types convert two at a time: bf16 in is a shift or a mask of the
  * 32-bit word, out one cvt.rn.bf16x2.f32 (f16: cvt.f32.f16 in, cvt.rn.f16x2.f32 out) per pair,
- * instead of one conversion and a byte permute per element (from bench/harness/swiglu_bw.cu). */
+ * instead of one conversion and a byte permute per element (from bench/harness/swiglu_bw.cu).
+ * VEC == 1 (the scalar paths) converts the one element. */
 template <int VEC> __device__ __forceinline__ void unpack_floats(const Pack<float, VEC> &p, float (&f)[VEC]) {
 #pragma unroll
     for (int j = 0; j < VEC; ++j) f[j] = p.v[j];
 }
 template <int VEC> __device__ __forceinline__ void unpack_floats(const Pack<__nv_bfloat16, VEC> &p, float (&f)[VEC]) {
-    static_assert(VEC % 2 == 0, "bf16 packs hold pairs");
+    if constexpr (VEC == 1) {
+        f[0] = to_float(p.v[0]);
+    } else {
+        static_assert(VEC % 2 == 0, "bf16 packs hold pairs");
 #pragma unroll
-    for (int j = 0; j < VEC; j += 2) {
-        uint32_t w;
-        memcpy(&w, &p.v[j], 4);
-        f[j] = __uint_as_float(w << 16);
-        f[j + 1] = __uint_as_float(w & 0xffff0000u);
+        for (int j = 0; j < VEC; j += 2) {
+            uint32_t w;
+            memcpy(&w, &p.v[j], 4);
+            f[j] = __uint_as_float(w << 16);
+            f[j + 1] = __uint_as_float(w & 0xffff0000u);
+        }
     }
 }
 template <int VEC> __device__ __forceinline__ void unpack_floats(const Pack<__half, VEC> &p, float (&f)[VEC]) {
-    static_assert(VEC % 2 == 0, "f16 packs hold pairs");
+    if constexpr (VEC == 1) {
+        f[0] = to_float(p.v[0]);
+    } else {
+        static_assert(VEC % 2 == 0, "f16 packs hold pairs");
 #pragma unroll
-    for (int j = 0; j < VEC; j += 2) {
-        __half2 h;
-        memcpy(&h, &p.v[j], 4);
-        const float2 v = __half22float2(h);
-        f[j] = v.x;
-        f[j + 1] = v.y;
+        for (int j = 0; j < VEC; j += 2) {
+            __half2 h;
+            memcpy(&h, &p.v[j], 4);
+            const float2 v = __half22float2(h);
+            f[j] = v.x;
+            f[j + 1] = v.y;
+        }
     }
 }
 template <typename T, int VEC> __device__ __forceinline__ Pack<T, VEC> pack_floats(const float (&f)[VEC]) {
@@ -76,6 +85,8 @@ template <typename T, int VEC> __device__ __forceinline__ Pack<T, VEC> pack_floa
     if constexpr (sizeof(T) == 4) {
 #pragma unroll
         for (int j = 0; j < VEC; ++j) p.v[j] = f[j];
+    } else if constexpr (VEC == 1) {
+        p.v[0] = from_float<T>(f[0]);
     } else {
         static_assert(VEC % 2 == 0, "16-bit packs hold pairs");
 #pragma unroll
@@ -111,6 +122,24 @@ struct FastDiv {
         return f;
     }
     __device__ __forceinline__ uint32_t div(uint32_t p) const { return mul ? __umulhi(p, mul) >> shr : p; }
+};
+
+/* A divisor for a kernel built in two index widths from one source (rope.cu): div<false> is
+ * FastDiv's multiply-high on 32-bit indices (its range: d and dividends below 2^31), div<true> a
+ * plain 64-bit division by d. A d of 2^31 or more leaves the multiply-high unset (q = p): callers
+ * take the 32-bit kernel only when the thread count, and so every extent it is a product of,
+ * is below 2^31 (where an extent is that large, another is 0 and no thread runs). */
+struct IndexDiv {
+    int64_t d;
+    FastDiv f;
+    static IndexDiv make(int64_t d) {
+        return {d, d >= 0 && d <= INT32_MAX ? FastDiv::make((uint32_t)d) : FastDiv{0, 0, 0}};
+    }
+    template <bool BIG, typename U> __device__ __forceinline__ U div(U p) const {
+        static_assert(std::is_same_v<U, std::conditional_t<BIG, uint64_t, uint32_t>>, "32-bit or 64-bit index");
+        if constexpr (BIG) return p / (U)d;
+        else return f.div(p);
+    }
 };
 
 __device__ __forceinline__ float warp_sum(float v) {

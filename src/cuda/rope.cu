@@ -37,78 +37,6 @@ constexpr int kThreads = 256;
 constexpr int kHeadsPerThread = 1;
 constexpr bool kHeadsFastest = true;
 
-/* n / d for a runtime divisor as a multiply-high and a shift (CUTLASS's FastDivmod): for
- * 1 <= d < 2^31 and dividends n < 2^31, with l = ceil(log2 d) and mul = ceil(2^(31+l) / d) < 2^32,
- * n / d = umulhi(n, mul) >> (l - 1); d == 1 is mul == 0. The 64-bit kernels divide plainly.
- * (The same as mc::FastDiv, being added to common.cuh: to be merged there.) */
-struct Divisor {
-    int64_t d;
-    uint32_t mul, shr;
-};
-
-Divisor make_divisor(int64_t d) {
-    Divisor v = {d, 0, 0};
-    if (d > 1 && d <= INT32_MAX) {
-        uint32_t l = 0;
-        while ((int64_t(1) << l) < d) ++l;
-        v.mul = (uint32_t)(((uint64_t(1) << (31 + l)) + (uint64_t)d - 1) / (uint64_t)d);
-        v.shr = l - 1;
-    }
-    return v;
-}
-
-template <bool BIG, typename U> __device__ __forceinline__ U div_by(U n, const Divisor &v) {
-    if constexpr (BIG) return n / (U)v.d;
-    else return v.mul ? __umulhi(n, v.mul) >> v.shr : n;
-}
-
-/* A pack <-> VEC floats; 16-bit types two at a time (bf16 in: a shift or a mask; out: one
- * cvt.rn.bf16x2.f32 per pair). Same as mc::unpack_floats / pack_floats being added to common.cuh. */
-template <typename T, int VEC> __device__ __forceinline__ void unpack(const Pack<T, VEC> &p, float (&f)[VEC]) {
-    if constexpr (VEC % 2 == 0 && std::is_same_v<T, __nv_bfloat16>) {
-#pragma unroll
-        for (int e = 0; e < VEC; e += 2) {
-            uint32_t w;
-            memcpy(&w, &p.v[e], 4);
-            f[e] = __uint_as_float(w << 16);
-            f[e + 1] = __uint_as_float(w & 0xffff0000u);
-        }
-    } else if constexpr (VEC % 2 == 0 && std::is_same_v<T, __half>) {
-#pragma unroll
-        for (int e = 0; e < VEC; e += 2) {
-            __half2 h;
-            memcpy(&h, &p.v[e], 4);
-            const float2 v = __half22float2(h);
-            f[e] = v.x;
-            f[e + 1] = v.y;
-        }
-    } else {
-#pragma unroll
-        for (int e = 0; e < VEC; ++e) f[e] = mc::to_float(p.v[e]);
-    }
-}
-
-template <typename T, int VEC> __device__ __forceinline__ Pack<T, VEC> pack(const float (&f)[VEC]) {
-    Pack<T, VEC> p;
-    if constexpr (VEC % 2 == 0 && std::is_same_v<T, __nv_bfloat16>) {
-#pragma unroll
-        for (int e = 0; e < VEC; e += 2) {
-            const __nv_bfloat162 h = __floats2bfloat162_rn(f[e], f[e + 1]);
-            memcpy(&p.v[e], &h, 4);
-        }
-    } else if constexpr (VEC % 2 == 0 && std::is_same_v<T, __half>) {
-#pragma unroll
-        for (int e = 0; e < VEC; e += 2) {
-            const __half2 h = __floats2half2_rn(f[e], f[e + 1]);
-            memcpy(&p.v[e], &h, 4);
-        }
-    } else {
-#pragma unroll
-        for (int e = 0; e < VEC; ++e) p.v[e] = mc::from_float<T>(f[e]);
-    }
-    return p;
-}
-
 struct RopeParams {
     const void *x[2];
     void *y[2];
@@ -116,8 +44,8 @@ struct RopeParams {
     const void *cos, *sin;
     int64_t cs[2], ss[2];
     int64_t hq, htot, half, rot, npair;
-    int64_t total;                /* batch * seq * groups * items threads */
-    Divisor items, groups, seq;   /* items per row; head groups (htot / HPT rounded up); S */
+    int64_t total;                   /* batch * seq * groups * items threads */
+    mc::IndexDiv items, groups, seq; /* items per row; head groups (htot / HPT rounded up); S */
 };
 
 /* x, y: (B, H, S, D) for q (heads [0, hq)) and k (heads [hq, htot)); cos, sin: (Bc, S, R).
@@ -129,19 +57,19 @@ __global__ void __launch_bounds__(kThreads) rope_kernel(const RopeParams p) {
     const U gid = (U)blockIdx.x * kThreads + threadIdx.x;
     if (gid >= (U)p.total) return;
     /* gid = ((b * S + s) * groups + g) * items + item (HEADS_FAST) or ((b * groups + g) * S + s) * items + item */
-    const U r0 = div_by<BIG>(gid, p.items);
+    const U r0 = p.items.div<BIG>(gid);
     const I item = (I)(gid - r0 * (U)p.items.d);
     I g, s;
     U r2;
     if constexpr (HEADS_FAST) {
-        const U r1 = div_by<BIG>(r0, p.groups);
+        const U r1 = p.groups.div<BIG>(r0);
         g = (I)(r0 - r1 * (U)p.groups.d);
-        r2 = div_by<BIG>(r1, p.seq);
+        r2 = p.seq.div<BIG>(r1);
         s = (I)(r1 - r2 * (U)p.seq.d);
     } else {
-        const U r1 = div_by<BIG>(r0, p.seq);
+        const U r1 = p.seq.div<BIG>(r0);
         s = (I)(r0 - r1 * (U)p.seq.d);
-        r2 = div_by<BIG>(r1, p.groups);
+        r2 = p.groups.div<BIG>(r1);
         g = (I)(r1 - r2 * (U)p.groups.d);
     }
     const I b = (I)r2;
@@ -185,16 +113,16 @@ __global__ void __launch_bounds__(kThreads) rope_kernel(const RopeParams p) {
 
     if (pair) {
         float c1[VEC], c2[VEC], s1[VEC], s2[VEC];
-        unpack<C, VEC>(pc1, c1);
-        unpack<C, VEC>(pc2, c2);
-        unpack<C, VEC>(ps1, s1);
-        unpack<C, VEC>(ps2, s2);
+        mc::unpack_floats(pc1, c1);
+        mc::unpack_floats(pc2, c2);
+        mc::unpack_floats(ps1, s1);
+        mc::unpack_floats(ps2, s2);
 #pragma unroll
         for (int u = 0; u < HPT; ++u) {
             if (HPT > 1 && !dst[u]) continue;
             float x1[VEC], x2[VEC], o1[VEC], o2[VEC];
-            unpack<T, VEC>(v1[u], x1);
-            unpack<T, VEC>(v2[u], x2);
+            mc::unpack_floats(v1[u], x1);
+            mc::unpack_floats(v2[u], x2);
 #pragma unroll
             for (int e = 0; e < VEC; ++e) {
                 /* forward: y1 = x1 c1 - x2 s1, y2 = x2 c2 + x1 s2; the transpose: y1 = x1 c1 + x2 s2,
@@ -202,8 +130,8 @@ __global__ void __launch_bounds__(kThreads) rope_kernel(const RopeParams p) {
                 o1[e] = INV ? x1[e] * c1[e] + x2[e] * s2[e] : x1[e] * c1[e] - x2[e] * s1[e];
                 o2[e] = INV ? x2[e] * c2[e] - x1[e] * s1[e] : x2[e] * c2[e] + x1[e] * s2[e];
             }
-            mc::store_pack<T, VEC>(dst[u], pack<T, VEC>(o1));
-            mc::store_pack<T, VEC>(dst[u] + half, pack<T, VEC>(o2));
+            mc::store_pack<T, VEC>(dst[u], mc::pack_floats<T, VEC>(o1));
+            mc::store_pack<T, VEC>(dst[u] + half, mc::pack_floats<T, VEC>(o2));
         }
     } else {
 #pragma unroll
@@ -285,9 +213,9 @@ mc_status launch(const mc_rope_args *a, bool force64) {
     const int64_t items = p.npair + (a->dim - a->rot) / VEC;
     const int64_t groups = (p.htot + HPT - 1) / HPT;
     p.total = a->batch * a->seq * groups * items;
-    p.items = make_divisor(items);
-    p.groups = make_divisor(groups);
-    p.seq = make_divisor(a->seq);
+    p.items = mc::IndexDiv::make(items);
+    p.groups = mc::IndexDiv::make(groups);
+    p.seq = mc::IndexDiv::make(a->seq);
     const int64_t gx = (p.total + kThreads - 1) / kThreads;
     if (gx > INT32_MAX)
         return mc_fail(MC_STATUS_INVALID_ARGUMENT, "rope: problem too large for one launch (%lld blocks)",
