@@ -146,11 +146,11 @@ __global__ void reduce_old(const float *__restrict__ partial, int parts, int n, 
     }
 }
 
-// The library's second kernel (src/cuda/rmsnorm.cu reduce_partials, copied): block (8, 32), 8
-// float4 lanes x 32 lanes over the partials, 4 loads in flight per thread; n / 32 blocks.
-__global__ void __launch_bounds__(256) reduce_partials(const float *__restrict__ partial, int parts, int n,
+// The library's second kernel (src/cuda/rmsnorm.cu reduce_partials, copied): block (8, 128), 8
+// float4 lanes x 128 lanes over the partials, 4 loads in flight per thread; n / 32 blocks.
+__global__ void __launch_bounds__(1024) reduce_partials(const float *__restrict__ partial, int parts, int n,
                                                        float *__restrict__ dw) {
-    __shared__ float s[8][32];
+    __shared__ float s[32][32];
     const int tx = threadIdx.x, ty = threadIdx.y;
     const int col = blockIdx.x * 32 + tx * 4;
     float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
@@ -161,19 +161,20 @@ __global__ void __launch_bounds__(256) reduce_partials(const float *__restrict__
         acc.w += v.w;
     };
     if (col < n) {
+        /* 4 loads per thread issued together (ptxas keeps about that many in flight; rows past the
+         * end load the last row and are not added): up to 4 x 128 partial rows in one L2 round trip */
         const float *p0 = partial + col;
-        int p = ty;
-        for (; p + 96 < parts; p += 128) {
-            const float4 v0 = __ldg(reinterpret_cast<const float4 *>(p0 + (size_t)p * n));
-            const float4 v1 = __ldg(reinterpret_cast<const float4 *>(p0 + (size_t)(p + 32) * n));
-            const float4 v2 = __ldg(reinterpret_cast<const float4 *>(p0 + (size_t)(p + 64) * n));
-            const float4 v3 = __ldg(reinterpret_cast<const float4 *>(p0 + (size_t)(p + 96) * n));
-            add(v0);
-            add(v1);
-            add(v2);
-            add(v3);
+        for (int p = ty; p < parts; p += 4 * 128) {
+            float4 v[4];
+#pragma unroll
+            for (int u = 0; u < 4; ++u) {
+                const int q = p + u * 128 < parts ? p + u * 128 : parts - 1;
+                v[u] = __ldg(reinterpret_cast<const float4 *>(p0 + (size_t)q * n));
+            }
+#pragma unroll
+            for (int u = 0; u < 4; ++u)
+                if (p + u * 128 < parts) add(v[u]);
         }
-        for (; p < parts; p += 32) add(__ldg(reinterpret_cast<const float4 *>(p0 + (size_t)p * n)));
     }
     for (int o = 8; o < 32; o <<= 1) {
         acc.x += __shfl_xor_sync(0xffffffffu, acc.x, o);
@@ -187,7 +188,7 @@ __global__ void __launch_bounds__(256) reduce_partials(const float *__restrict__
     if (t < 32 && c < n) {
         float sum = 0.f;
 #pragma unroll
-        for (int k = 0; k < 8; ++k) sum += s[k][t];
+        for (int k = 0; k < 32; ++k) sum += s[k][t];
         dw[c] = sum;
     }
 }
@@ -263,7 +264,7 @@ int main(int argc, char **argv) {
     float *dwp;
     CK(cudaMalloc(&dwp, (size_t)grid * n * 4));
     auto kernel = [&](int k) { bwd_regs<NV><<<grid, 256>>>(dy[k], x[k], w, rstd[k], dx, dwp, rows, n); };
-    auto reduce = [&]() { reduce_partials<<<(n + 31) / 32, dim3(8, 32)>>>(dwp, grid, n, dw); };
+    auto reduce = [&]() { reduce_partials<<<(n + 31) / 32, dim3(8, 128)>>>(dwp, grid, n, dw); };
     auto reduce_prev = [&]() { reduce_old<<<(n + 31) / 32, dim3(32, 8)>>>(dwp, grid, n, dw); };
 
     // check: outputs poisoned with NaN first, so an element nobody wrote shows up

@@ -281,6 +281,32 @@ template <typename T> inline size_t carve(void *base, int n, int64_t batch, Ws<T
 /* Loads in flight per thread in K1's fused pass (a group's loads are issued before its stores). */
 constexpr int kTriUnroll = 8;
 
+/* Sum over the block (blockDim a multiple of 32), every thread gets the same value: warp sums,
+ * one barrier, then each warp sums the warp partials by shuffles (the same tree in every warp).
+ * red (32 T) must not be written again before a barrier that follows every thread's read. */
+template <typename T> __device__ __forceinline__ T tri_block_sum(T v, T *red) {
+    v = mc::jacobi::warp_sum(v);
+    const int lane = threadIdx.x & 31;
+    if (lane == 0) red[threadIdx.x >> 5] = v;
+    __syncthreads();
+    return mc::jacobi::warp_sum(lane < (int)(blockDim.x >> 5) ? red[lane] : (T)0);
+}
+
+#ifdef MC_TRI_PROFILE
+/* Cycles of block 0's thread 0 in K1's phases (harness only: bench/harness/eigh_tridiag.cu). */
+__device__ unsigned long long tri_prof[4];
+#define TRI_PROF(i)                                                                                \
+    do {                                                                                           \
+        if (blockIdx.x == 0 && threadIdx.x == 0) {                                                 \
+            const long long t_ = clock64();                                                        \
+            tri_prof[i] += t_ - prof_t;                                                            \
+            prof_t = t_;                                                                           \
+        }                                                                                          \
+    } while (0)
+#else
+#define TRI_PROF(i) (void)0
+#endif
+
 /* Rows j = g, g + G, .. < m of one column of the trailing block (col: element (k1, c), pitch ld).
  * UPD: x -= v_r wqc + w_r vqc (step k-1's rank-2 update, vq/wq indexed by absolute row
  * r = k1 + j), stored; SYM: returns sum x vc[r] (step k's symv, in increasing j). */
@@ -337,6 +363,7 @@ __global__ void __launch_bounds__(kThreadsTri)
     T *buf = reinterpret_cast<T *>(smem);
     T *vc = buf, *wc = buf + n, *vq = buf + 2 * n, *wq = buf + 3 * n, *part = buf + 4 * n, *tile = part + nt;
     __shared__ T red[32];
+    __shared__ T red_sq[2][32], red_pv[32]; /* tri_block_sum's: sq by parity of k, see there */
     __shared__ T sh_alpha[2], sh_dk[2]; /* by parity of k (a fast thread may write k + 1's early) */
     const int64_t b = blockIdx.x;
     T *A = ws.A + b * (int64_t)n * n;
@@ -364,6 +391,9 @@ __global__ void __launch_bounds__(kThreadsTri)
     T *W = A;
     int ld = n, base = 0;
     bool pend = false; /* (vq, wq): step k-1's update, not yet applied to rows/columns >= k */
+#ifdef MC_TRI_PROFILE
+    long long prof_t = clock64();
+#endif
     for (int k = 0; k + 2 < n; ++k) {
         const int k1 = k + 1, m = n - k1;
         if (base == 0 && n - k <= msw) { /* uniform: rows/columns k..n-1 to shared memory */
@@ -392,7 +422,10 @@ __global__ void __launch_bounds__(kThreadsTri)
             else if (c == k1) sh_alpha[par] = x;
             else sq += x * x;
         }
-        sq = mc::jacobi::block_sum(sq, red); /* barriers: row k and sh_* visible */
+        /* the barrier: row k and sh_* visible; red_sq[par] is next written at k + 2, after the
+         * barrier of k + 1's sum, which every thread reaches after its read here */
+        sq = tri_block_sum(sq, red_sq[par]);
+        TRI_PROF(0);
         const T alpha = sh_alpha[par], dk = sh_dk[par];
         const bool act = sq > thr; /* uniform */
         T tk = 0;
@@ -419,6 +452,7 @@ __global__ void __launch_bounds__(kThreadsTri)
         }
         if (!act && !pend) continue; /* uniform; nothing to apply, nothing to reduce */
         __syncthreads(); /* vc visible */
+        TRI_PROF(1);
         /* 2. fused pass: column c = k1 + i by row lanes, rows r = k1 + j split over G groups */
         const int RL = m < nt ? ((m + 31) & ~31) : nt;
         const int G = nt / RL;
@@ -441,17 +475,20 @@ __global__ void __launch_bounds__(kThreadsTri)
             }
         }
         __syncthreads(); /* the pass's stores and part visible */
+        TRI_PROF(2);
         if (act) {
             /* 3. p = tau A22 v, w = p - tau/2 (p.v) v (own entries) */
             T pv = 0;
             for (int i = tid; i < m; i += nt) {
                 T s = 0;
+#pragma unroll 4
                 for (int g = 0; g < G; ++g) s += part[g * RL + i];
                 const T pi = tk * s;
                 wc[k1 + i] = pi;
                 pv += pi * vc[k1 + i];
             }
-            pv = mc::jacobi::block_sum(pv, red);
+            /* red_pv is next written at k + 1, after the barrier below */
+            pv = tri_block_sum(pv, red_pv);
             const T K = (T)0.5 * tk * pv;
             for (int i = tid; i < m; i += nt) wc[k1 + i] -= K * vc[k1 + i];
             T *t = vc;
@@ -462,6 +499,7 @@ __global__ void __launch_bounds__(kThreadsTri)
             wq = t;
             __syncthreads(); /* w visible before the next step reads it; part free */
         }
+        TRI_PROF(3);
         pend = act;
     }
     auto at = [&](int r, int c) -> T & { return W[(int64_t)(r - base) * ld + (c - base)]; };
@@ -575,12 +613,14 @@ template <typename T, int L> __global__ void __launch_bounds__(kThreadsBis) k_bi
     if (j == 0) ws.scal[2 * b + 1] = tn;
 }
 
-/* Lanes per eigenvalue for K2: more lanes shorten each thread's chain of Sturm counts but cost
- * (L - 1) / log2(L) times the work, so 8 while batch x n x 8 threads fill the H100 about once, 4
- * up to twice that, else 1. (Measured: bench/harness/eigh_tridiag.cu, K2 column.) */
+/* Lanes per eigenvalue for K2: more lanes shorten each eigenvalue's chain of Sturm counts but cost
+ * (L - 1) / log2(L) times the work. Measured on H100 (bench/harness/eigh_tridiag.cu, K2 alone, fp32
+ * batch x n: ms at 1 / 4 / 8 lanes): 10 x 512 0.81 / 0.45 / 0.34; 100 x 128 0.21 / 0.14 / 0.15;
+ * 100 x 256 0.43 / 0.40 / 0.47 (fp64 1.50 / 1.44 / 1.67); 100 x 384 0.66 / 0.81 / 0.99; 1000 x 64
+ * 0.13 / 0.22 / 0.29. */
 inline int bisect_lanes_for(int n, int64_t batch) {
     const int64_t eig = (int64_t)n * batch;
-    return eig <= 32768 ? 8 : eig <= 131072 ? 4 : 1;
+    return eig <= 8192 ? 8 : eig <= 32768 ? 4 : 1;
 }
 
 /* K2 over batch matrices of ws (n each); lanes 0: bisect_lanes_for, else 1, 4 or 8. */

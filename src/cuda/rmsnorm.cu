@@ -179,13 +179,14 @@ __global__ void __launch_bounds__(kBlockThreads, NV >= 4 ? 1 : 3)
     }
 }
 
-/* dw[c] = sum_p partial[p][c], n a multiple of 4 (the register path's vector). Block (8, 32): 8
- * lanes of float4 cover 32 columns, 32 lanes stride the partials with 4 independent loads in flight
- * each; lanes of one column group meet by shuffles, then across the 8 warps in shared memory. The
+/* dw[c] = sum_p partial[p][c], n a multiple of 4 (the register path's vector). Block (8, 128): 8
+ * lanes of float4 cover 32 columns, 128 lanes stride the partials with 4 loads in flight each
+ * (the bf16 16384 x 4096 backward has 396 partial rows: one round trip); lanes of one column group
+ * meet by shuffles, then across the 32 warps in shared memory. The
  * order of the sums is fixed: deterministic. (The first version, 32 columns x 8 lanes of scalar
  * loads, one in flight, took 7.1 us of the 159.6 us bf16 16384 x 4096 backward on the H100:
  * bench/harness/rmsnorm_bwd.cu.) */
-constexpr int kReduceCols = 32, kReduceLanes = 32;
+constexpr int kReduceCols = 32, kReduceLanes = 128;
 template <typename W>
 __global__ void __launch_bounds__(kReduceCols / 4 * kReduceLanes)
     reduce_partials(const float *__restrict__ partial, int64_t parts, int n, W *__restrict__ dw) {
@@ -200,19 +201,20 @@ __global__ void __launch_bounds__(kReduceCols / 4 * kReduceLanes)
         acc.w += v.w;
     };
     if (col < n) {
+        /* 4 loads per thread issued together (ptxas keeps about that many in flight; rows past the
+         * end load the last row and are not added): up to 4 x kReduceLanes partial rows in one L2 round trip */
         const float *p0 = partial + col;
-        int64_t p = ty;
-        for (; p + 3 * kReduceLanes < parts; p += 4 * kReduceLanes) {
-            const float4 v0 = __ldg(reinterpret_cast<const float4 *>(p0 + p * n));
-            const float4 v1 = __ldg(reinterpret_cast<const float4 *>(p0 + (p + kReduceLanes) * n));
-            const float4 v2 = __ldg(reinterpret_cast<const float4 *>(p0 + (p + 2 * kReduceLanes) * n));
-            const float4 v3 = __ldg(reinterpret_cast<const float4 *>(p0 + (p + 3 * kReduceLanes) * n));
-            add(v0);
-            add(v1);
-            add(v2);
-            add(v3);
+        for (int64_t p = ty; p < parts; p += 4 * kReduceLanes) {
+            float4 v[4];
+#pragma unroll
+            for (int u = 0; u < 4; ++u) {
+                const int64_t q = p + u * kReduceLanes < parts ? p + u * kReduceLanes : parts - 1;
+                v[u] = __ldg(reinterpret_cast<const float4 *>(p0 + q * n));
+            }
+#pragma unroll
+            for (int u = 0; u < 4; ++u)
+                if (p + u * kReduceLanes < parts) add(v[u]);
         }
-        for (; p < parts; p += kReduceLanes) add(__ldg(reinterpret_cast<const float4 *>(p0 + p * n)));
     }
     /* a warp is 4 partial lanes x 8 column lanes (lane = 8 ty' + tx) */
     for (int o = 8; o < 32; o <<= 1) {
