@@ -205,8 +205,42 @@ inline RowRegShape row_reg_shape(int64_t n, int vec, int block_threads, int vpt 
     return c;
 }
 
-/* Multiprocessor count of a device, cached (the query is slow on some drivers). */
+/* Multiprocessor count and compute capability major of a device, cached (the queries are slow on
+ * some drivers). */
 int sm_count(int device);
+int cc_major(int device);
+
+/* Programmatic dependent launch (sm_90+): a kernel started by launch_dependent may be scheduled
+ * while the kernel before it on the stream is still finishing (after that one's pdl_trigger, or
+ * as its blocks exit), which hides the launch gap; it must call pdl_wait() before touching what
+ * the earlier kernel writes (pdl_wait returns once that grid has completed and its memory is
+ * visible; at once in a kernel launched the ordinary way). Elsewhere both are no-ops and the
+ * launch is an ordinary one. (CUDA programming guide, "Programmatic Dependent Launch".) */
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+template <typename... KArgs, typename... Args>
+cudaError_t launch_dependent(int device, void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem,
+                             cudaStream_t stream, Args... args) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = stream;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = cc_major(device) >= 9 ? 1 : 0;
+    return cudaLaunchKernelEx(&cfg, kernel, args...);
+}
 
 /* Makes the tensors' device current for the duration of a launch and restores the caller's
  * device afterwards (torch keeps its own notion of the current device in the same runtime

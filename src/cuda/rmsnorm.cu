@@ -166,6 +166,7 @@ __global__ void __launch_bounds__(kBlockThreads, NV >= 4 ? 1 : 3)
         }
     }
     if (!dwp) return;
+    mc::pdl_trigger(); /* reduce_partials may start being scheduled; it waits for this grid */
     float *pr = dwp + ((int64_t)blockIdx.x * blockDim.y + threadIdx.y) * n;
 #pragma unroll
     for (int i = 0; i < NV; ++i) {
@@ -193,6 +194,7 @@ __global__ void __launch_bounds__(kReduceCols / 4 * kReduceLanes)
     __shared__ float s[kReduceLanes / 4][kReduceCols]; /* a row per warp */
     const int tx = threadIdx.x, ty = threadIdx.y;
     const int col = blockIdx.x * kReduceCols + tx * 4;
+    mc::pdl_wait(); /* launched dependent on the backward kernel that writes partial */
     float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
     auto add = [&acc](const float4 v) {
         acc.x += v.x;
@@ -459,8 +461,10 @@ mc_status launch_bwd(const mc_rmsnorm_args *a) {
         default: rmsnorm_bwd_reg<T, W, 8><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n, dres); break;
         }
         if (dw) {
-            const dim3 rblock(kReduceCols / 4, kReduceLanes);
-            reduce_partials<W><<<(unsigned)((n + kReduceCols - 1) / kReduceCols), rblock, 0, s>>>(ws, grid * c.rpb, n, dw);
+            const dim3 rgrid((unsigned)((n + kReduceCols - 1) / kReduceCols)), rblock(kReduceCols / 4, kReduceLanes);
+            const cudaError_t e = mc::launch_dependent(a->device, reduce_partials<W>, rgrid, rblock, 0, s,
+                                                       (const float *)ws, grid * c.rpb, n, dw);
+            if (e != cudaSuccess) return mc::launch_status(e, "rmsnorm backward (dweight)");
         }
     } else {
         if (dw) cudaMemsetAsync(ws, 0, (size_t)a->n * sizeof(float), s);

@@ -1,0 +1,1045 @@
+// Standalone experiment harness: does the softmax forward over LONG rows get faster by reading x
+// twice, the second read hitting L2, instead of holding the row in registers (the library's cluster
+// kernel, src/cuda/softmax.cu, which is #included here and timed in the same run as the baseline)?
+// Not part of the library build; compile and run on the device machine in one call (from the
+// repository root):
+//   nvcc -O3 -std=c++17 -Iinclude -Isrc -gencode=arch=compute_90,code=sm_90 -lineinfo -Xptxas -v -o /tmp/sl2 bench/harness/softmax_l2.cu 2>&1 | grep -E "registers|spill|error" ; /tmp/sl2
+// (or: bash bench/harness/run_all.sh softmax_l2). `/tmp/sl2 key` times only the two key shapes
+// (fp32 64 x 131072, bf16 128 x 131072; the correctness groups still run first). Exit status 0 only
+// if every check passed. Whole run: ~15 s to compile, well under a minute to run (mostly the host
+// reference and compares).
+//
+// Why: at fp32 64 x 131072 the library's cluster kernel (a cluster of up to 16 blocks owns a row,
+// the row held in registers, 64 registers a thread) takes ~37 us = 1.94 TB/s on an H100: the 32 MB
+// of rows do not fit the register file at once (~30 clusters resident), so 64 rows take 3 waves.
+// Target >= 2.3 TB/s (<= 29 us); H100 copy ~2.98 TB/s, L2 50 MB.
+//
+// Kernels (this file's own code; where an idea came from is said at each):
+//  l2c    V1, one kernel: grid (C, rows), cluster (C, 1, 1) through cudaLaunchKernelEx (C = 16
+//         needs cudaFuncAttributeNonPortableClusterSizeAllowed, set by the library's
+//         active_clusters()); block rank r owns the contiguous chunk [r per, (r+1) per) of the row
+//         (per = ceil(n / VEC / C) 16-byte vectors, rounded up to 8). Pass 1: 16-byte loads, U
+//         independent loads in flight per thread, per-thread online (max, sum of exp) (Milakov &
+//         Gimelshein 2018), merged per warp (shuffles), per block and per cluster by the library's
+//         row_total<true> (shared memory, then distributed shared memory through
+//         cluster.map_shared_rank after cluster.sync(): the library's design, after the CUDA
+//         programming guide's DSMEM example). Pass 2 re-reads the same chunk (just read, so it
+//         should be in L2) and writes y = exp(x - M) / S. Nothing of the row is kept in
+//         registers, so registers stay <= 32 (__launch_bounds__(512, 4); no spills with nvcc
+//         13.0): 2048 threads per SM, and all 1024 blocks of 64 x 131072 at C = 16, T = 256 can be
+//         resident at once (if cudaOccupancyMaxActiveClusters, printed, says 64 clusters fit).
+//         bf16 takes the batch max on the raw bf16 pairs (max.bf16x2, exact, drops NaN as fmaxf):
+//         converting to float first spilled 80 bytes at 32 registers.
+//         Knobs: C (blocks per row), T (threads per block), U (loads in flight per thread),
+//         hint (below), order (fwd: pass 2 walks the chunk as pass 1 did; rev: backwards, the most
+//         recently read lines first), g<k> (only k clusters along y, each looping over rows: caps
+//         how much of x is live in L2 at once).
+//  split  V2, two kernels (the library's split path, reworked): A writes each chunk's (max, sum)
+//         to a workspace (float2 per chunk); B merges its row's partials and re-reads its chunk
+//         and writes y. A block is one chunk of L bytes; rev: B's blocks run in REVERSE of A's
+//         (block b of B takes A's block nb - 1 - b, the most recently read chunks first, for L2
+//         hits; within a chunk backwards too). pdl: B launched with programmatic dependent
+//         launch (CUDA programming guide, "Programmatic Dependent Launch"): A triggers at its
+//         start (griddepcontrol.launch_dependents), B waits (griddepcontrol.wait) before it reads
+//         the workspace, so B's blocks are launched and resident as A drains.
+// Cache hints (PTX ISA: ld / st cache operators and eviction priorities, createpolicy):
+//   def  plain ld.global / st.global in both passes
+//   st   stores st.global.cs (streaming, evict-first), loads plain
+//   cs   pass-2 loads ld.global.cs (last use, evict-first), stores st.global.cs
+//   na   pass-2 loads ld.global.L1::no_allocate, stores st.global.cs
+//   pol  pass-1 loads ld.global.L2::cache_hint with a createpolicy evict_last policy (keep x in
+//        L2), pass-2 loads and the stores L1::no_allocate + L2::cache_hint with an evict_first
+//        policy (sm_90 has no .L2::evict_* qualifier on 16-byte accesses, only policies)
+// exp: __expf(x - m) as the library (x - m is exact near the max; the one-FFMA form
+// ex2(x log2e - m log2e) rounds m log2e: ~4e-5 relative error for rows whose max is near -1000).
+// Non-finite values as torch and the library (a row of all -inf, or holding +inf or NaN, is NaN):
+// -inf adds nothing; exps relative to 0 while the running max is -inf; NaN poisons the sum;
+// M = +inf gives finish_inv = NaN; an all -inf row gives exp(-inf + inf) = NaN.
+//
+// Checks (before any variant is timed, and each timed variant at the timed shape itself): host
+// reference in double, per row max |out - ref| / max |ref| (fp32 1e-5, bf16 8e-3) and the NaN
+// pattern exactly; outputs poisoned with NaN first; non-finite rows (10 kinds: all -inf, one +inf,
+// one NaN, every other -inf, half the row -inf, ... as softmax_rows.cu) at 20 x 131072 fp32 and
+// bf16, and a width that no chunking divides (6 x 100008), for every key-shape variant; non-finite
+// rows at 20 x 8200 (fp32, bf16) for the shorter list.
+// Timing: harness.h time_ms (events around every call, median of 30 after 5 warm-up calls), input
+// sets rotated over >= 160 MB so no call finds its x in L2 from an earlier call; TB/s = (read x +
+// write y) / time; a device-to-device memcpy rate (1 GiB) measured in the same run, and a memcpy of
+// the same bytes per shape ("copy"). Shapes: fp32 64 x 131072 (key) and bf16 128 x 131072 with
+// every variant; fp32 1 x 262144, 256 x 65536, 32 x 262144, 16 x 524288, bf16 256 x 65536 and the
+// fp32 sweep at 16M elements (cols 8192 .. 262144) with a shorter list. Each timed line prints the
+// registers / local bytes of its kernels (cudaFuncGetAttributes), blocks per SM
+// (cudaOccupancyMaxActiveBlocksPerMultiprocessor) and, for l2c, the clusters that can be resident
+// (cudaOccupancyMaxActiveClusters) and the waves the rows take.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "../../src/cuda/runtime.cu"
+#include "../../src/cuda/softmax.cu" /* the library forward (baseline), ms_merge, row_total, ... */
+
+#include "harness.h" /* CK(), time_ms() */
+
+#include "core_stubs.h" /* mc_fail, mc_dtype_size, mc_dtype_name */
+
+namespace l2x {
+
+using mc::Pack;
+
+/* ---- cache-hinted 16-byte accesses -------------------------------------------------------------- */
+
+enum Ld { kLdDef, kLdCs, kLdNa, kLdPolLast, kLdPolFirst };
+enum St { kStDef, kStCs, kStPolFirst };
+
+/* hint H: 0 def, 1 st, 2 cs, 3 na, 4 pol (see the top of the file) */
+constexpr int kHints = 5;
+static const char *const kHintName[kHints] = {"def", "st", "cs", "na", "pol"};
+__host__ __device__ constexpr Ld p1_of(int h) { return h == 4 ? kLdPolLast : kLdDef; }
+__host__ __device__ constexpr Ld p2_of(int h) { return h == 2 ? kLdCs : h == 3 ? kLdNa : h == 4 ? kLdPolFirst : kLdDef; }
+__host__ __device__ constexpr St st_of(int h) { return h == 0 ? kStDef : h == 4 ? kStPolFirst : kStCs; }
+
+template <Ld K> __device__ __forceinline__ uint64_t ld_policy() {
+    uint64_t p = 0;
+    if constexpr (K == kLdPolLast) asm("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(p));
+    else if constexpr (K == kLdPolFirst) asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(p));
+    return p;
+}
+template <St K> __device__ __forceinline__ uint64_t st_policy() {
+    uint64_t p = 0;
+    if constexpr (K == kStPolFirst) asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(p));
+    return p;
+}
+
+/* volatile: two loads of the same address (pass 1, pass 2) must stay two loads */
+template <Ld K> __device__ __forceinline__ uint4 ld16(const uint4 *p, uint64_t pol) {
+    uint4 v;
+    if constexpr (K == kLdDef)
+        asm volatile("ld.global.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    else if constexpr (K == kLdCs)
+        asm volatile("ld.global.cs.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    else if constexpr (K == kLdNa)
+        asm volatile("ld.global.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+                     : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                     : "l"(p));
+    else if constexpr (K == kLdPolLast)
+        asm volatile("ld.global.L2::cache_hint.v4.u32 {%0,%1,%2,%3}, [%4], %5;"
+                     : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                     : "l"(p), "l"(pol));
+    else
+        asm volatile("ld.global.L1::no_allocate.L2::cache_hint.v4.u32 {%0,%1,%2,%3}, [%4], %5;"
+                     : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                     : "l"(p), "l"(pol));
+    (void)pol;
+    return v;
+}
+
+template <St K> __device__ __forceinline__ void st16(uint4 *p, const uint4 &v, uint64_t pol) {
+    if constexpr (K == kStDef)
+        asm volatile("st.global.v4.u32 [%0], {%1,%2,%3,%4};" ::"l"(p), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w));
+    else if constexpr (K == kStCs)
+        asm volatile("st.global.cs.v4.u32 [%0], {%1,%2,%3,%4};" ::"l"(p), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w));
+    else
+        asm volatile("st.global.L1::no_allocate.L2::cache_hint.v4.u32 [%0], {%1,%2,%3,%4}, %5;" ::"l"(p), "r"(v.x),
+                     "r"(v.y), "r"(v.z), "r"(v.w), "l"(pol));
+    (void)pol;
+}
+
+/* ---- numerics --------------------------------------------------------------------------------- */
+
+template <typename T> __device__ __forceinline__ void unpack16(const uint4 &q, float (&f)[16 / sizeof(T)]) {
+    Pack<T, 16 / sizeof(T)> p;
+    memcpy(&p, &q, 16);
+    mc::unpack_floats<16 / sizeof(T)>(p, f);
+}
+template <typename T> __device__ __forceinline__ uint4 pack16(const float (&f)[16 / sizeof(T)]) {
+    const Pack<T, 16 / sizeof(T)> p = mc::pack_floats<T, 16 / sizeof(T)>(f);
+    uint4 q;
+    memcpy(&q, &p, 16);
+    return q;
+}
+/* 16 bytes of -inf (exp 0: past the chunk's end) */
+template <typename T> __device__ __forceinline__ uint4 ninf16() {
+    const uint32_t w = sizeof(T) == 4 ? 0xff800000u : std::is_same_v<T, __half> ? 0xfc00fc00u : 0xff80ff80u;
+    return make_uint4(w, w, w, w);
+}
+
+/* (m, s) merged over the warp; every lane gets the result (row_total takes lane 0's) */
+__device__ __forceinline__ float2 warp_ms(float2 a) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const float m2 = __shfl_xor_sync(0xffffffffu, a.x, o), s2 = __shfl_xor_sync(0xffffffffu, a.y, o);
+        ms_merge(a.x, a.y, m2, s2);
+    }
+    return a;
+}
+
+/* Pass 1 over one chunk: this thread's vectors first + k step + u nt (k < nb, u < U, below v1) of
+ * the row xr; U loads in flight, then the batch's max and the online (max, sum of exp) update (one
+ * rescale per batch). Exps are relative to 0 while the max is -inf (so an all -inf part sums to
+ * 0, NaN if it holds a NaN), fmaxf drops NaN (the sum catches it). */
+template <typename T, int U, Ld P1>
+__device__ __forceinline__ float2 chunk_stats(const uint4 *xr, int first, int v1, int nb, int step, int nt) {
+    constexpr int VEC = 16 / sizeof(T);
+    const uint64_t pol = ld_policy<P1>();
+    float m = -INFINITY, s = 0.f;
+    for (int k = 0; k < nb; ++k) {
+        const int b = first + k * step;
+        uint4 q[U];
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int i = b + u * nt;
+            if (i < v1) q[u] = ld16<P1>(xr + i, pol);
+            else q[u] = ninf16<T>();
+        }
+        float bm = -INFINITY;
+        if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+            /* bf16: the max on the raw pairs (max.bf16x2 drops NaN as fmaxf does; exact). Converting
+             * first spills at 32 registers (80 bytes at U = 4). */
+            __nv_bfloat162 h = __floats2bfloat162_rn(-INFINITY, -INFINITY);
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+                const uint32_t w[4] = {q[u].x, q[u].y, q[u].z, q[u].w};
+#pragma unroll
+                for (int j = 0; j < 4; ++j) {
+                    __nv_bfloat162 g;
+                    memcpy(&g, &w[j], 4);
+                    h = __hmax2(h, g);
+                }
+            }
+            bm = fmaxf(__low2float(h), __high2float(h));
+        } else {
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+                float f[VEC];
+                unpack16<T>(q[u], f);
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) bm = fmaxf(bm, f[j]);
+            }
+        }
+        const float nm = fmaxf(m, bm), mu = nm == -INFINITY ? 0.f : nm;
+        s = rescale(s, m, mu);
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            float f[VEC];
+            unpack16<T>(q[u], f);
+#pragma unroll
+            for (int j = 0; j < VEC; ++j) s += __expf(f[j] - mu);
+        }
+        m = nm;
+    }
+    return make_float2(m, s);
+}
+
+/* Pass 2 over the same vectors (REV: batches last to first), y = exp(x - M) * finish_inv(M, S):
+ * M = -inf (all -inf row) gives exp(-inf + inf) = NaN, M = +inf or S = NaN a NaN inv. */
+template <typename T, int U, int H, bool REV>
+__device__ __forceinline__ void chunk_write(const uint4 *xr, uint4 *yr, int first, int v1, int nb, int step, int nt,
+                                            float2 tot) {
+    constexpr int VEC = 16 / sizeof(T);
+    constexpr Ld P2 = p2_of(H);
+    constexpr St SK = st_of(H);
+    const float inv = finish_inv(tot.x, tot.y), M = tot.x;
+    const uint64_t pol = ld_policy<P2>(), spol = st_policy<SK>();
+    for (int k = 0; k < nb; ++k) {
+        const int b = first + (REV ? nb - 1 - k : k) * step;
+        uint4 q[U];
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int i = b + u * nt;
+            q[u] = i < v1 ? ld16<P2>(xr + i, pol) : make_uint4(0, 0, 0, 0);
+        }
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int i = b + u * nt;
+            if (i < v1) {
+                float f[VEC];
+                unpack16<T>(q[u], f);
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) f[j] = __expf(f[j] - M) * inv;
+                st16<SK>(yr + i, pack16<T>(f), spol);
+            }
+        }
+    }
+}
+
+/* register budget: 512 threads x 4 blocks = 32 registers (2048 threads per SM) for U <= 4 (no
+ * spills, fp32 and bf16, nvcc 13.0); U = 8 64 (1024 threads per SM; fp32 uses 56, bf16 64) */
+constexpr int min_blocks(int u) { return u <= 4 ? 4 : 2; }
+
+/* ---- V1: l2c, one cluster of C blocks per row, x read twice ---------------------------------------- */
+
+/* grid (C, row slots), cluster (C, 1, 1); rows beyond gridDim.y loop (uniform over the cluster) */
+template <typename T, int U, int H, bool REV>
+__global__ void __launch_bounds__(512, min_blocks(U)) l2c_fwd(const T *x, T *y, int64_t rows, int nvec, int per) {
+    __shared__ float2 wpart[32];
+    __shared__ float2 cpart;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+    __trap();
+#endif
+    const int nt = blockDim.x, step = nt * U;
+    const int v0 = (int)blockIdx.x * per, v1 = min(nvec, v0 + per);
+    const int nb = v1 > v0 ? (v1 - v0 + step - 1) / step : 0;
+    const int first = v0 + (int)threadIdx.x;
+    for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
+        const uint4 *xr = reinterpret_cast<const uint4 *>(x) + row * nvec;
+        uint4 *yr = reinterpret_cast<uint4 *>(y) + row * nvec;
+        const float2 ms = warp_ms(chunk_stats<T, U, p1_of(H)>(xr, first, v1, nb, step, nt));
+        const float2 tot = row_total<true>(ms, wpart, &cpart, (int)gridDim.x, make_float2(-INFINITY, 0.f), MsMerge());
+        chunk_write<T, U, H, REV>(xr, yr, first, v1, nb, step, nt, tot);
+        row_done<true>(); /* no block rewrites cpart or exits while another reads it */
+    }
+}
+
+/* ---- V2: split, A per-chunk (max, sum) -> workspace, B merges and writes (blocks reversed) ------- */
+
+/* one block per chunk of L vectors, block b = (row, chunk) row-major */
+template <typename T, int U, Ld P1>
+__global__ void __launch_bounds__(512, min_blocks(U)) split_stats(const T *x, float2 *ws, int nvec, int L, int chunks) {
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); /* no-op unless B is a PDL launch */
+    __shared__ float2 wpart[32];
+    const unsigned b = blockIdx.x, row = b / (unsigned)chunks; /* blocks < 2^31 (host) */
+    const int nt = blockDim.x, step = nt * U, v0 = (int)(b - row * chunks) * L, v1 = min(nvec, v0 + L);
+    const int nb = (v1 - v0 + step - 1) / step;
+    const uint4 *xr = reinterpret_cast<const uint4 *>(x) + (int64_t)row * nvec;
+    float2 ms = warp_ms(chunk_stats<T, U, P1>(xr, v0 + (int)threadIdx.x, v1, nb, step, nt));
+    ms = row_total<false>(ms, wpart, nullptr, 1, make_float2(-INFINITY, 0.f), MsMerge());
+    if (threadIdx.x == 0) ws[blockIdx.x] = ms;
+}
+
+template <typename T, int U, int H, bool REV>
+__global__ void __launch_bounds__(512, min_blocks(U))
+    split_write(const T *x, T *y, const float2 *ws, int nvec, int L, int chunks, int nblocks) {
+    __shared__ float2 wpart[32];
+    const unsigned b = REV ? (unsigned)nblocks - 1u - blockIdx.x : blockIdx.x, row = b / (unsigned)chunks;
+    const int nt = blockDim.x, step = nt * U, v0 = (int)(b - row * chunks) * L, v1 = min(nvec, v0 + L);
+    const int nb = (v1 - v0 + step - 1) / step;
+    asm volatile("griddepcontrol.wait;" ::: "memory"); /* A complete and flushed (no-op without PDL) */
+    float2 ms = make_float2(-INFINITY, 0.f);
+    const float2 *wr = ws + (size_t)row * chunks;
+    for (int c = threadIdx.x; c < chunks; c += nt) {
+        const float2 w = wr[c];
+        ms_merge(ms.x, ms.y, w.x, w.y);
+    }
+    ms = warp_ms(ms);
+    const float2 tot = row_total<false>(ms, wpart, nullptr, 1, make_float2(-INFINITY, 0.f), MsMerge());
+    chunk_write<T, U, H, REV>(reinterpret_cast<const uint4 *>(x) + (int64_t)row * nvec, reinterpret_cast<uint4 *>(y) + (int64_t)row * nvec,
+                              v0 + (int)threadIdx.x, v1, nb, step, nt, tot);
+}
+
+/* ---- host launchers ---------------------------------------------------------------------------- */
+
+struct Cfg {
+    int64_t rows = 0;
+    int nvec = 0;     /* 16-byte vectors per row */
+    int C = 0, nt = 0; /* l2c: blocks per row, threads per block (split: threads) */
+    int gy = 0;       /* l2c: row slots (gridDim.y) */
+    int per = 0;      /* l2c: vectors per block */
+    int L = 0, chunks = 0; /* split: vectors per chunk, chunks per row */
+    bool pdl = false;
+};
+
+template <typename T, int U, int H, bool REV>
+cudaError_t run_l2c(const Cfg &c, const void *x, void *y, void *, cudaStream_t st) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3((unsigned)c.C, (unsigned)c.gy);
+    cfg.blockDim = dim3((unsigned)c.nt);
+    cfg.stream = st;
+    cudaLaunchAttribute attr;
+    attr.id = cudaLaunchAttributeClusterDimension;
+    attr.val.clusterDim.x = (unsigned)c.C;
+    attr.val.clusterDim.y = 1;
+    attr.val.clusterDim.z = 1;
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+    return cudaLaunchKernelEx(&cfg, l2c_fwd<T, U, H, REV>, static_cast<const T *>(x), static_cast<T *>(y), c.rows, c.nvec, c.per);
+}
+
+template <typename T, int U, int H, bool REV>
+cudaError_t run_split(const Cfg &c, const void *x, void *y, void *ws, cudaStream_t st) {
+    const int64_t nb = c.rows * c.chunks;
+    split_stats<T, U, p1_of(H)><<<(unsigned)nb, c.nt, 0, st>>>(static_cast<const T *>(x), static_cast<float2 *>(ws), c.nvec,
+                                                               c.L, c.chunks);
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return e;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3((unsigned)nb);
+    cfg.blockDim = dim3((unsigned)c.nt);
+    cfg.stream = st;
+    cudaLaunchAttribute attr;
+    attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr.val.programmaticStreamSerializationAllowed = 1;
+    if (c.pdl) {
+        cfg.attrs = &attr;
+        cfg.numAttrs = 1;
+    }
+    return cudaLaunchKernelEx(&cfg, split_write<T, U, H, REV>, static_cast<const T *>(x), static_cast<T *>(y),
+                              static_cast<const float2 *>(ws), c.nvec, c.L, c.chunks, (int)nb);
+}
+
+using RunFn = cudaError_t (*)(const Cfg &, const void *, void *, void *, cudaStream_t);
+struct Impl {
+    RunFn run = nullptr;
+    const void *k1 = nullptr, *k2 = nullptr; /* l2c: k1; split: A, B */
+};
+
+template <typename T, int U, int H, bool R> Impl l2c_impl() {
+    return {&run_l2c<T, U, H, R>, reinterpret_cast<const void *>(&l2c_fwd<T, U, H, R>), nullptr};
+}
+template <typename T, int U, int H, bool R> Impl split_impl() {
+    return {&run_split<T, U, H, R>, reinterpret_cast<const void *>(&split_stats<T, U, p1_of(H)>),
+            reinterpret_cast<const void *>(&split_write<T, U, H, R>)};
+}
+
+/* The instantiated combinations (others return an empty Impl): l2c U = 4 with every hint and
+ * order, U = 2 and 8 with cs; split U = 4 with def, cs, pol. */
+template <typename T> Impl pick_l2c(int U, int H, bool rev) {
+#define L2C(u, h)                                                                                  \
+    if (U == u && H == h) return rev ? l2c_impl<T, u, h, true>() : l2c_impl<T, u, h, false>();
+    L2C(4, 0) L2C(4, 1) L2C(4, 2) L2C(4, 3) L2C(4, 4) L2C(2, 2) L2C(8, 2)
+#undef L2C
+    return Impl{};
+}
+template <typename T> Impl pick_split(int U, int H, bool rev) {
+#define SPL(u, h)                                                                                  \
+    if (U == u && H == h) return rev ? split_impl<T, u, h, true>() : split_impl<T, u, h, false>();
+    SPL(4, 0) SPL(4, 2) SPL(4, 4)
+#undef SPL
+    return Impl{};
+}
+
+} // namespace l2x
+
+// ---- host side --------------------------------------------------------------------------------
+
+enum Dt { F32, BF16 };
+static const char *dt_name(Dt d) { return d == F32 ? "f32" : "bf16"; }
+static size_t dt_size(Dt d) { return d == F32 ? 4 : 2; }
+static mc_dtype dt_mc(Dt d) { return d == F32 ? MC_DTYPE_F32 : MC_DTYPE_BF16; }
+
+static int g_pass = 0, g_fail = 0;
+static int g_sms = 0;
+static double g_copy_tbs = 0;
+
+struct Rng {
+    uint64_t s;
+    explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 0x1234567ull) {}
+    uint64_t next() {
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        return s * 0x2545F4914F6CDD1Dull;
+    }
+    float uni() { return (float)((next() >> 40) * (1.0 / 16777216.0)); } /* [0, 1) */
+};
+
+static uint16_t f2bf(float f) { /* round to nearest even; NaN stays NaN */
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if (std::isnan(f)) return 0x7fc0;
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+static float bf2f(uint16_t h) {
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+enum Fill { kRandom, kNonFinite };
+
+/* x (rows, n): triangular on (-8, 8) (sd ~3.3); kNonFinite: row r % 10 as softmax_rows.cu's make_x */
+static void make_x(std::vector<float> &x, int64_t rows, int64_t n, Fill fill, uint64_t seed) {
+    Rng g(seed);
+    x.resize((size_t)rows * n);
+    for (auto &v : x) v = 8.f * (g.uni() + g.uni() - 1.f);
+    if (fill != kNonFinite) return;
+    for (int64_t r = 0; r < rows; ++r) {
+        float *p = &x[r * n];
+        switch (r % 10) {
+        case 0: std::fill(p, p + n, -INFINITY); break;                  // NaN row
+        case 1: p[n / 3] = INFINITY; break;                             // NaN row
+        case 2: p[n / 2] = NAN; break;                                  // NaN row
+        case 3: for (int64_t i = 0; i < n; i += 2) p[i] = -INFINITY; break;
+        case 4: std::fill(p, p + n / 2, -INFINITY); break;              // whole chunks of -inf
+        case 5:                                                         // -inf chunks, max near -1000
+            std::fill(p, p + n / 2, -INFINITY);
+            for (int64_t i = n / 2; i < n; ++i) p[i] = -1000.f + p[i];
+            break;
+        case 6: p[n - 1] = INFINITY; p[0] = -INFINITY; break;            // NaN row
+        case 7: for (int64_t i = 0; i < n; ++i) p[i] *= 6.f; break;     // logits up to +-48
+        case 8: std::fill(p, p + n, -INFINITY); p[n - 1] = 3.f; break;  // one finite value
+        default: p[0] = NAN; std::fill(p + 1, p + n, -INFINITY); break; // NaN among -inf: NaN
+        }
+    }
+}
+
+/* The input as stored (bytes) and as the float each element holds. */
+static void to_dtype(Dt d, std::vector<float> &x, std::vector<uint8_t> &bytes) {
+    bytes.resize(x.size() * dt_size(d));
+    if (d == F32) {
+        memcpy(bytes.data(), x.data(), bytes.size());
+        return;
+    }
+    uint16_t *h = reinterpret_cast<uint16_t *>(bytes.data());
+    for (size_t i = 0; i < x.size(); ++i) {
+        h[i] = f2bf(x[i]);
+        x[i] = bf2f(h[i]);
+    }
+}
+
+/* torch's softmax in double, stored as float (6e-8 relative: far below the bounds) */
+struct Ref {
+    std::vector<float> y;
+    std::vector<double> scale; /* max |ref| of the row */
+    std::vector<char> nanrow;
+};
+static void make_ref(const std::vector<float> &x, int64_t rows, int64_t n, Ref &r) {
+    r.y.assign((size_t)rows * n, 0.f);
+    r.scale.assign(rows, 0.0);
+    r.nanrow.assign(rows, 0);
+    std::vector<double> e(n);
+    for (int64_t row = 0; row < rows; ++row) {
+        const float *p = &x[row * n];
+        double m = -INFINITY;
+        bool nan = false;
+        for (int64_t i = 0; i < n; ++i) {
+            if (std::isnan(p[i])) nan = true;
+            else m = std::max(m, (double)p[i]);
+        }
+        if (nan || std::isinf(m)) {
+            r.nanrow[row] = 1;
+            continue;
+        }
+        double s = 0;
+        for (int64_t i = 0; i < n; ++i) s += (e[i] = std::exp((double)p[i] - m));
+        const double inv = 1.0 / s;
+        double mx = 0;
+        float *y = &r.y[row * n];
+        for (int64_t i = 0; i < n; ++i) {
+            const double v = e[i] * inv;
+            y[i] = (float)v;
+            mx = std::max(mx, v);
+        }
+        r.scale[row] = mx;
+    }
+}
+
+static double tol_of(Dt d) { return d == F32 ? 1e-5 : 8e-3; }
+
+/* worst per-row max |out - ref| / max |ref|; INFINITY on a NaN-pattern mismatch (row, col set) */
+static double compare(Dt d, const std::vector<uint8_t> &out, const Ref &r, int64_t rows, int64_t n, int64_t *br, int64_t *bc) {
+    double worst = 0;
+    *br = *bc = -1;
+    const float *of = reinterpret_cast<const float *>(out.data());
+    const uint16_t *oh = reinterpret_cast<const uint16_t *>(out.data());
+    for (int64_t row = 0; row < rows; ++row) {
+        const float *f = &r.y[row * n];
+        double e = 0;
+        int64_t ec = -1;
+        for (int64_t i = 0; i < n; ++i) {
+            const size_t k = (size_t)row * n + i;
+            const float o = d == F32 ? of[k] : bf2f(oh[k]);
+            if (std::isnan(o) != (bool)r.nanrow[row]) {
+                *br = row;
+                *bc = i;
+                return INFINITY;
+            }
+            if (r.nanrow[row]) continue;
+            const double dd = std::fabs((double)o - (double)f[i]);
+            if (dd > e) {
+                e = dd;
+                ec = i;
+            }
+        }
+        const double rel = r.nanrow[row] ? 0.0 : e / r.scale[row];
+        if (rel > worst) {
+            worst = rel;
+            *br = row;
+            *bc = ec;
+        }
+    }
+    return worst;
+}
+
+struct DevBuf {
+    void *p = nullptr;
+    explicit DevBuf(size_t b) { CK(cudaMalloc(&p, b ? b : 1)); }
+    ~DevBuf() { cudaFree(p); }
+    DevBuf(const DevBuf &) = delete;
+    DevBuf &operator=(const DevBuf &) = delete;
+};
+
+// ---- variants ------------------------------------------------------------------------------------
+
+enum VKind { vLib, vCopy, vL2c, vSplit };
+struct Spec {
+    VKind kind = vLib;
+    int C = 16, nt = 256, U = 4, H = 2; /* H: l2x::kHintName */
+    bool rev = false;
+    int gy = 0;   /* l2c: row slots (0: one per row) */
+    int lkb = 0;  /* split: chunk KiB */
+    bool pdl = false;
+};
+static Spec S_lib() { return Spec{}; }
+static Spec S_copy() {
+    Spec s;
+    s.kind = vCopy;
+    return s;
+}
+static Spec S_l2c(int C, int nt, int H, bool rev, int U = 4, int gy = 0) {
+    Spec s;
+    s.kind = vL2c;
+    s.C = C;
+    s.nt = nt;
+    s.H = H;
+    s.rev = rev;
+    s.U = U;
+    s.gy = gy;
+    return s;
+}
+static Spec S_split(int lkb, int H, bool rev, bool pdl, int nt = 256) {
+    Spec s;
+    s.kind = vSplit;
+    s.lkb = lkb;
+    s.H = H;
+    s.rev = rev;
+    s.pdl = pdl;
+    s.nt = nt;
+    return s;
+}
+
+enum { H_DEF = 0, H_ST = 1, H_CS = 2, H_NA = 3, H_POL = 4 };
+
+/* every variant: the key shapes and the correctness sweep */
+static std::vector<Spec> full_specs() {
+    std::vector<Spec> v = {S_lib(), S_copy()};
+    for (int C : {4, 8, 16}) v.push_back(S_l2c(C, 256, H_CS, false));
+    for (int C : {8, 16})
+        for (int h = 0; h < l2x::kHints; ++h)
+            for (bool rev : {false, true})
+                if (!(h == H_CS && !rev)) v.push_back(S_l2c(C, 256, h, rev));
+    for (int C : {8, 16})
+        for (int nt : {128, 512}) v.push_back(S_l2c(C, nt, H_CS, true));
+    for (int C : {8, 16})
+        for (int U : {2, 8}) v.push_back(S_l2c(C, 256, H_CS, false, U));
+    for (int gy : {16, 32}) v.push_back(S_l2c(16, 256, H_CS, true, 4, gy));
+    for (int lkb : {16, 32, 64, 128})
+        for (bool rev : {false, true})
+            for (bool pdl : {false, true}) v.push_back(S_split(lkb, H_CS, rev, pdl));
+    for (int lkb : {32, 64})
+        for (int h : {H_DEF, H_POL}) v.push_back(S_split(lkb, h, true, true));
+    return v;
+}
+/* the other shapes */
+static std::vector<Spec> quick_specs() {
+    std::vector<Spec> v = {S_lib(), S_copy()};
+    for (int C : {4, 8, 16})
+        for (bool rev : {false, true}) v.push_back(S_l2c(C, 256, H_CS, rev));
+    for (int C : {8, 16}) v.push_back(S_l2c(C, 256, H_POL, true));
+    for (int lkb : {32, 64}) {
+        v.push_back(S_split(lkb, H_CS, false, false));
+        v.push_back(S_split(lkb, H_CS, true, false));
+        v.push_back(S_split(lkb, H_CS, true, true));
+    }
+    return v;
+}
+
+static std::string spec_name(const Spec &s) {
+    char b[96];
+    switch (s.kind) {
+    case vLib: return "library";
+    case vCopy: return "copy";
+    case vL2c:
+        snprintf(b, sizeof b, "l2c C%d T%d U%d %s %s", s.C, s.nt, s.U, l2x::kHintName[s.H], s.rev ? "rev" : "fwd");
+        if (s.gy) snprintf(b + strlen(b), sizeof b - strlen(b), " g%d", s.gy);
+        return b;
+    default:
+        snprintf(b, sizeof b, "split %dK T%d U%d %s %s%s", s.lkb, s.nt, s.U, l2x::kHintName[s.H], s.rev ? "rev" : "fwd",
+                 s.pdl ? " pdl" : "");
+        return b;
+    }
+}
+
+static std::string lib_plan_str(const mc_softmax_args &a) {
+    const Plan p = make_plan(&a, false);
+    char b[96];
+    switch (p.kind) {
+    case kRows:
+        if (p.csize > 1) snprintf(b, sizeof b, "cluster C=%d tpr=%d nv=%d", p.csize, p.tpr, p.nv);
+        else snprintf(b, sizeof b, "rows tpr=%d nv=%d rpb=%d", p.tpr, p.nv, p.rpb);
+        break;
+    case kSplit: snprintf(b, sizeof b, "split L=%lld chunks=%lld", (long long)p.L, (long long)p.chunks); break;
+    case kGeneric: snprintf(b, sizeof b, "generic"); break;
+    default: snprintf(b, sizeof b, "column"); break;
+    }
+    return b;
+}
+
+static mc_softmax_args make_args(Dt d, int64_t rows, int64_t n) {
+    mc_softmax_args a;
+    memset(&a, 0, sizeof a);
+    a.outer = rows;
+    a.n = n;
+    a.inner = 1;
+    a.dtype = dt_mc(d);
+    a.device = 0;
+    a.stream = nullptr;
+    return a;
+}
+
+struct Variant {
+    std::string name, info;
+    bool softmax = true; /* false: the copy (not checked) */
+    size_t ws_bytes = 0;
+    std::function<cudaError_t(const void *x, void *y, void *ws)> run;
+};
+
+static std::string kattr(const void *k, int nt, int *bps_out = nullptr) {
+    cudaFuncAttributes fa;
+    CK(cudaFuncGetAttributes(&fa, k));
+    int bps = 0;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&bps, k, nt, 0) != cudaSuccess) bps = 0;
+    (void)cudaGetLastError();
+    if (bps_out) *bps_out = bps;
+    char b[96];
+    snprintf(b, sizeof b, "%d regs %zu B local %d blk/SM", fa.numRegs, (size_t)fa.localSizeBytes, bps);
+    return b;
+}
+
+/* The variant for (d, rows, n); false (why set) where it cannot run. */
+static bool make_variant(Dt d, int64_t rows, int64_t n, const Spec &s, Variant &v, std::string &why) {
+    v.name = spec_name(s);
+    const int vec = 16 / (int)dt_size(d);
+    if (n % vec != 0) {
+        why = "n not a multiple of the 16-byte vector";
+        return false;
+    }
+    const int nvec = (int)(n / vec);
+    char b[256];
+    if (s.kind == vLib) {
+        const mc_softmax_args a0 = make_args(d, rows, n);
+        v.ws_bytes = mc_cuda_softmax_workspace_size(&a0);
+        v.info = lib_plan_str(a0);
+        const size_t wsb = v.ws_bytes;
+        v.run = [=](const void *x, void *y, void *ws) {
+            mc_softmax_args a = a0;
+            a.x = x;
+            a.y = y;
+            a.workspace = ws;
+            a.workspace_bytes = wsb;
+            return mc_cuda_softmax_forward(&a) == MC_STATUS_SUCCESS ? cudaSuccess : cudaErrorLaunchFailure;
+        };
+        return true;
+    }
+    if (s.kind == vCopy) {
+        v.softmax = false;
+        const size_t bytes = (size_t)rows * n * dt_size(d);
+        v.info = "cudaMemcpyAsync D2D, same bytes";
+        v.run = [=](const void *x, void *y, void *) { return cudaMemcpyAsync(y, x, bytes, cudaMemcpyDeviceToDevice); };
+        return true;
+    }
+    const l2x::Impl im = s.kind == vL2c ? (d == F32 ? l2x::pick_l2c<float>(s.U, s.H, s.rev) : l2x::pick_l2c<__nv_bfloat16>(s.U, s.H, s.rev))
+                                        : (d == F32 ? l2x::pick_split<float>(s.U, s.H, s.rev)
+                                                    : l2x::pick_split<__nv_bfloat16>(s.U, s.H, s.rev));
+    if (!im.run) {
+        why = "combination not instantiated";
+        return false;
+    }
+    l2x::Cfg c;
+    c.rows = rows;
+    c.nvec = nvec;
+    c.nt = s.nt;
+    c.pdl = s.pdl;
+    if (s.kind == vL2c) {
+        c.C = s.C;
+        c.gy = (int)std::min<int64_t>(s.gy ? std::min<int64_t>(s.gy, rows) : rows, 65535);
+        c.per = ((nvec + s.C - 1) / s.C + 7) / 8 * 8;
+        const int clusters = active_clusters(im.k1, 0, s.C, s.nt); /* sets the non-portable size for C > 8 */
+        if (clusters <= 0) {
+            why = "0 active clusters";
+            return false;
+        }
+        snprintf(b, sizeof b, "%s, %d clusters resident, %lld wave(s) of %d row slots", kattr(im.k1, s.nt).c_str(), clusters,
+                 (long long)((c.gy + clusters - 1) / clusters), c.gy);
+        v.info = b;
+    } else {
+        c.L = std::max(8, s.lkb * 1024 / 16);
+        if (c.L / 2 >= nvec) {
+            why = "chunk over twice the row (a smaller chunk covers it)";
+            return false;
+        }
+        c.chunks = (nvec + c.L - 1) / c.L;
+        const int64_t nb = rows * c.chunks;
+        if (nb > 0x7fffffff) {
+            why = "too many blocks";
+            return false;
+        }
+        v.ws_bytes = (size_t)nb * sizeof(float2);
+        int bpa = 0;
+        const std::string a = kattr(im.k1, s.nt, &bpa), bb = kattr(im.k2, s.nt);
+        snprintf(b, sizeof b, "A %s, B %s; %lld blocks of %d vectors, A %.2f wave(s)", a.c_str(), bb.c_str(), (long long)nb,
+                 c.L, bpa > 0 ? (double)nb / ((double)bpa * g_sms) : 0.0);
+        v.info = b;
+    }
+    const l2x::RunFn run = im.run;
+    v.run = [=](const void *x, void *y, void *ws) { return run(c, x, y, ws, nullptr); };
+    return true;
+}
+
+/* Runs v once on X -> Y (poisoned first) and compares with ref. Prints a FAIL line (or, with
+ * verbose, a PASS line). Returns the error (INFINITY on failure of any kind). */
+static double check_variant(const Variant &v, Dt d, int64_t rows, int64_t n, const void *X, void *Y, void *WS, const Ref &ref,
+                            const char *what, bool verbose) {
+    const size_t bytes = (size_t)rows * n * dt_size(d);
+    CK(cudaMemset(Y, 0xff, bytes)); /* NaN in every dtype */
+    CK(cudaDeviceSynchronize());
+    const cudaError_t le = v.run(X, Y, WS);
+    const cudaError_t se = cudaDeviceSynchronize();
+    if (se != cudaSuccess) {
+        printf("FAIL %-4s %5lld x %-7lld %-9s %-36s CUDA error %s\n", dt_name(d), (long long)rows, (long long)n, what,
+               v.name.c_str(), cudaGetErrorString(se));
+        g_fail++;
+        exit(1); /* the context is gone */
+    }
+    if (le != cudaSuccess) {
+        printf("FAIL %-4s %5lld x %-7lld %-9s %-36s launch error %s %s\n", dt_name(d), (long long)rows, (long long)n, what,
+               v.name.c_str(), cudaGetErrorString(le), g_last_error);
+        (void)cudaGetLastError();
+        g_fail++;
+        return INFINITY;
+    }
+    std::vector<uint8_t> out(bytes);
+    CK(cudaMemcpy(out.data(), Y, bytes, cudaMemcpyDeviceToHost));
+    int64_t br, bc;
+    const double err = compare(d, out, ref, rows, n, &br, &bc);
+    const bool ok = err <= tol_of(d);
+    (ok ? g_pass : g_fail)++;
+    if (!ok || verbose)
+        printf("%s %-4s %5lld x %-7lld %-9s %-36s max rel err %.2e (tol %.0e)\n", ok ? "PASS" : "FAIL", dt_name(d), (long long)rows,
+               (long long)n, what, v.name.c_str(), err, tol_of(d));
+    if (!ok && br >= 0) {
+        const size_t k = (size_t)br * n + (bc < 0 ? 0 : bc);
+        const float o = d == F32 ? reinterpret_cast<const float *>(out.data())[k] : bf2f(reinterpret_cast<const uint16_t *>(out.data())[k]);
+        printf("     first bad: row %lld col %lld out %.9g ref %.9g%s\n", (long long)br, (long long)bc, o, ref.y[k],
+               ref.nanrow[br] ? " (NaN row)" : "");
+    }
+    return ok ? err : INFINITY;
+}
+
+struct Upload { /* x of a shape: host floats (as stored), device bytes */
+    std::vector<float> xf;
+    std::vector<uint8_t> xb;
+};
+
+/* Checks every spec (that can run) at (d, rows, n, fill); one summary line, FAIL lines. */
+static void check_group(Dt d, int64_t rows, int64_t n, Fill fill, const std::vector<Spec> &specs) {
+    Upload u;
+    make_x(u.xf, rows, n, fill, (uint64_t)(rows * 1000003 + n * 7 + d + 11 * fill));
+    to_dtype(d, u.xf, u.xb);
+    Ref ref;
+    make_ref(u.xf, rows, n, ref);
+    const size_t bytes = (size_t)rows * n * dt_size(d);
+    DevBuf X(bytes), Y(bytes);
+    CK(cudaMemcpy(X.p, u.xb.data(), bytes, cudaMemcpyHostToDevice));
+    int cnt = 0, bad = 0;
+    double worst = 0;
+    const char *what = fill == kNonFinite ? "nonfinite" : "random";
+    for (const Spec &s : specs) {
+        Variant v;
+        std::string why;
+        if (!make_variant(d, rows, n, s, v, why) || !v.softmax) continue;
+        DevBuf WS(std::max<size_t>(v.ws_bytes, 256));
+        const double e = check_variant(v, d, rows, n, X.p, Y.p, WS.p, ref, what, false);
+        ++cnt;
+        if (!(e <= tol_of(d))) ++bad;
+        else worst = std::max(worst, e);
+    }
+    printf("checks %-4s %5lld x %-7lld %-9s: %d variants, %d failed, worst max rel err %.2e (tol %.0e)\n", dt_name(d),
+           (long long)rows, (long long)n, what, cnt, bad, worst, tol_of(d));
+}
+
+struct Result {
+    std::string name;
+    double us = NAN;
+};
+struct ShapeSummary {
+    Dt d;
+    int64_t rows, n;
+    double lib = NAN, copy = NAN;
+    Result l2c, split;
+};
+
+/* Checks and times every spec at (d, rows, n): input sets rotated over >= 160 MB. */
+static ShapeSummary run_shape(Dt d, int64_t rows, int64_t n, const std::vector<Spec> &specs) {
+    ShapeSummary sum;
+    sum.d = d;
+    sum.rows = rows;
+    sum.n = n;
+    const size_t es = dt_size(d), N = (size_t)rows * n, bytes = N * es;
+    const int sets = (int)std::max<double>(2.0, std::ceil(160.0 * (1 << 20) / (2.0 * bytes)));
+    printf("\n== %s %lld x %lld: %.1f MB in + out, %d input sets (%.0f MB) ==\n", dt_name(d), (long long)rows, (long long)n,
+           2.0 * bytes / 1e6, sets, 2.0 * bytes * sets / 1e6);
+    Upload u;
+    make_x(u.xf, rows, n, kRandom, (uint64_t)(rows * 31 + n));
+    to_dtype(d, u.xf, u.xb);
+    Ref ref;
+    make_ref(u.xf, rows, n, ref);
+    std::vector<DevBuf *> X, Y;
+    for (int i = 0; i < sets; ++i) {
+        X.push_back(new DevBuf(bytes));
+        Y.push_back(new DevBuf(bytes));
+    }
+    CK(cudaMemcpy(X[0]->p, u.xb.data(), bytes, cudaMemcpyHostToDevice));
+    for (int i = 1; i < sets; ++i) CK(cudaMemcpy(X[i]->p, X[0]->p, bytes, cudaMemcpyDeviceToDevice));
+    std::vector<void *> xs, ys;
+    for (int i = 0; i < sets; ++i) {
+        xs.push_back(X[i]->p);
+        ys.push_back(Y[i]->p);
+    }
+    const double tb = 2.0 * bytes;
+    for (const Spec &s : specs) {
+        Variant v;
+        std::string why;
+        if (!make_variant(d, rows, n, s, v, why)) {
+            printf("  %-36s skipped: %s\n", spec_name(s).c_str(), why.c_str());
+            continue;
+        }
+        DevBuf WS(std::max<size_t>(v.ws_bytes, 256));
+        double err = 0;
+        if (v.softmax) {
+            err = check_variant(v, d, rows, n, xs[0], ys[0], WS.p, ref, "random", false);
+            if (!(err <= tol_of(d))) {
+                printf("  %-36s not timed (check failed)\n", v.name.c_str());
+                continue;
+            }
+        }
+        bool bad = false;
+        const float ms = time_ms([&](int k) {
+            const int i = k % sets;
+            if (v.run(xs[i], ys[i], WS.p) != cudaSuccess) bad = true;
+        });
+        CK(cudaDeviceSynchronize());
+        const double us = bad ? NAN : ms * 1e3;
+        if (bad) {
+            printf("  %-36s launch failed while timing\n", v.name.c_str());
+            g_fail++;
+            continue;
+        }
+        char e[32] = "";
+        if (v.softmax) snprintf(e, sizeof e, "err %.1e", err);
+        printf("  %-36s %8.2f us %5.2f TB/s %4.0f%% of copy  %-11s| %s\n", v.name.c_str(), us, tb / (us * 1e-6) / 1e12,
+               100.0 * tb / (us * 1e-6) / 1e12 / g_copy_tbs, e, v.info.c_str());
+        fflush(stdout);
+        Result r{v.name, us};
+        if (s.kind == vLib) sum.lib = us;
+        else if (s.kind == vCopy) sum.copy = us;
+        else if (s.kind == vL2c && !(sum.l2c.us <= us)) sum.l2c = r;
+        else if (s.kind == vSplit && !(sum.split.us <= us)) sum.split = r;
+    }
+    for (auto p : X) delete p;
+    for (auto p : Y) delete p;
+    return sum;
+}
+
+static double copy_rate() {
+    const size_t B = 1ull << 30;
+    DevBuf a(B), b(B);
+    CK(cudaMemset(a.p, 1, B));
+    const float ms = time_ms([&] { CK(cudaMemcpyAsync(b.p, a.p, B, cudaMemcpyDeviceToDevice)); });
+    return 2.0 * B / (ms * 1e-3) / 1e12;
+}
+
+/* registers and occupancy of every instantiated kernel, once */
+static void print_kernels() {
+    printf("\nkernels (registers, local bytes, blocks per SM at 256 threads; active clusters at C x 256):\n");
+    for (Dt d : {F32, BF16}) {
+        for (int U : {2, 4, 8})
+            for (int h = 0; h < l2x::kHints; ++h)
+                for (bool rev : {false, true}) {
+                    const l2x::Impl im = d == F32 ? l2x::pick_l2c<float>(U, h, rev) : l2x::pick_l2c<__nv_bfloat16>(U, h, rev);
+                    if (!im.run) continue;
+                    printf("  %-4s l2c   U%d %-3s %s  %s, clusters C4/C8/C16: %d/%d/%d\n", dt_name(d), U, l2x::kHintName[h],
+                           rev ? "rev" : "fwd", kattr(im.k1, 256).c_str(), active_clusters(im.k1, 0, 4, 256),
+                           active_clusters(im.k1, 0, 8, 256), active_clusters(im.k1, 0, 16, 256));
+                }
+        for (int h = 0; h < l2x::kHints; ++h)
+            for (bool rev : {false, true}) {
+                const l2x::Impl im = d == F32 ? l2x::pick_split<float>(4, h, rev) : l2x::pick_split<__nv_bfloat16>(4, h, rev);
+                if (!im.run) continue;
+                printf("  %-4s split U4 %-3s %s  A %s; B %s\n", dt_name(d), l2x::kHintName[h], rev ? "rev" : "fwd",
+                       kattr(im.k1, 256).c_str(), kattr(im.k2, 256).c_str());
+            }
+        const void *lk = cluster_kernel(dt_mc(d), false);
+        printf("  %-4s library cluster forward (NV = 8)  %s, clusters C8/C16 x 256: %d/%d\n", dt_name(d), kattr(lk, 256).c_str(),
+               active_clusters(lk, 0, 8, 256), active_clusters(lk, 0, 16, 256));
+    }
+}
+
+static void print_summary(const char *title, const std::vector<ShapeSummary> &v) {
+    printf("\n== %s (us, TB/s; copy %.2f TB/s) ==\n", title, g_copy_tbs);
+    printf("%-4s %5s x %-7s | %-15s | %-15s | %-52s | %s\n", "dt", "rows", "cols", "library", "copy same bytes",
+           "best l2c", "best split");
+    for (const ShapeSummary &s : v) {
+        const double tb = 2.0 * s.rows * s.n * dt_size(s.d) / 1e12;
+        auto cell = [&](double us) {
+            char b[48];
+            snprintf(b, sizeof b, "%6.1f %5.2f", us, tb / (us * 1e-6));
+            return std::string(b);
+        };
+        printf("%-4s %5lld x %-7lld | %-15s | %-15s | %-52s | %s\n", dt_name(s.d), (long long)s.rows, (long long)s.n,
+               cell(s.lib).c_str(), cell(s.copy).c_str(), (cell(s.l2c.us) + " " + s.l2c.name).c_str(),
+               (cell(s.split.us) + " " + s.split.name).c_str());
+    }
+}
+
+int main(int argc, char **argv) {
+    const bool key_only = argc > 1 && strcmp(argv[1], "key") == 0;
+    cudaDeviceProp prop;
+    CK(cudaGetDeviceProperties(&prop, 0));
+    CK(cudaSetDevice(0));
+    g_sms = prop.multiProcessorCount;
+    printf("softmax L2 re-read harness: %s, %d SMs, cc %d.%d, L2 %.1f MB, persisting L2 max %.1f MB\n", prop.name,
+           prop.multiProcessorCount, prop.major, prop.minor, prop.l2CacheSize / 1048576.0, prop.persistingL2CacheMaxSize / 1048576.0);
+    if (prop.major < 9) {
+        printf("needs sm_90 (clusters, griddepcontrol)\n");
+        return 1;
+    }
+    g_copy_tbs = copy_rate();
+    printf("memcpy D2D 1 GiB: %.2f TB/s (read + write)\n", g_copy_tbs);
+    print_kernels();
+
+    /* correctness before any timing: non-finite rows and a width no chunking divides, every variant */
+    printf("\n== checks ==\n");
+    const std::vector<Spec> full = full_specs(), quick = quick_specs();
+    for (Dt d : {F32, BF16}) {
+        check_group(d, 20, 131072, kNonFinite, full);
+        check_group(d, 6, 100008, kRandom, full);
+        check_group(d, 20, 8200, kNonFinite, quick);
+    }
+    if (g_fail) printf("checks failed: %d (timing the variants that pass)\n", g_fail);
+
+    std::vector<ShapeSummary> main_sum, sweep;
+    main_sum.push_back(run_shape(F32, 64, 131072, full));
+    main_sum.push_back(run_shape(BF16, 128, 131072, full));
+    if (!key_only) {
+        const struct { Dt d; int64_t rows, n; } shapes[] = {
+            {F32, 1, 262144}, {F32, 256, 65536}, {F32, 32, 262144}, {F32, 16, 524288}, {BF16, 256, 65536}};
+        for (auto &sh : shapes) main_sum.push_back(run_shape(sh.d, sh.rows, sh.n, quick));
+        for (int64_t n = 8192; n <= 262144; n *= 2) sweep.push_back(run_shape(F32, (1 << 24) / n, n, quick));
+    }
+    print_summary("shapes", main_sum);
+    if (!sweep.empty()) print_summary("fp32 sweep at 16M elements", sweep);
+    printf("\n%d passed, %d failed\n", g_pass, g_fail);
+    return g_fail ? 1 : 0;
+}
