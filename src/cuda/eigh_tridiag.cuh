@@ -278,13 +278,8 @@ template <typename T> inline size_t carve(void *base, int n, int64_t batch, Ws<T
 
 /* ---- K1: Householder tridiagonalization, one block per matrix ---- */
 
-/* Loads in flight per thread in K1's fused pass (a group's loads are issued before its stores);
- * 8 spills under the 64-register cap of 1024-thread blocks since the vector loads are 16 bytes.
- * MC_TRI_UNROLL overrides it in the harness. */
-#ifndef MC_TRI_UNROLL
-#define MC_TRI_UNROLL 4
-#endif
-constexpr int kTriUnroll = MC_TRI_UNROLL;
+/* Loads in flight per thread in K1's fused pass (a group's loads are issued before its stores). */
+constexpr int kTriUnroll = 8;
 
 /* Sum over the block (blockDim a multiple of 32), every thread gets the same value: warp sums,
  * one barrier, then each warp sums the warp partials by shuffles (the same tree in every warp).
@@ -312,24 +307,12 @@ __device__ unsigned long long tri_prof[4];
 #define TRI_PROF(i) (void)0
 #endif
 
-/* The reflector vectors (v, w) of two consecutive steps, interleaved per row so that the fused
- * pass gets everything it needs for row r (v and w of step k-1, v of step k) in one 16-byte
- * shared-memory load (fp32) instead of three: slot s = 0, 1 holds a step's (v, w) at (v0, w0) or
- * (v1, w1); k_tridiag keeps the current step in slot cur and the pending one in cur ^ 1. */
-template <typename T> struct __align__(16) VW2 {
-    T v0, w0, v1, w1;
-};
-template <typename T> __device__ __forceinline__ T vw_v(const VW2<T> &q, int s) { return s ? q.v1 : q.v0; }
-template <typename T> __device__ __forceinline__ T vw_w(const VW2<T> &q, int s) { return s ? q.w1 : q.w0; }
-template <typename T> __device__ __forceinline__ T *vw_slot(VW2<T> *V, int r, int s) { return &V[r].v0 + 2 * s; }
-
 /* Rows j = g, g + G, .. < m of one column of the trailing block (col: element (k1, c), pitch ld).
- * UPD: x -= v_r wqc + w_r vqc (step k-1's rank-2 update, (v, w) in slot cur ^ 1 of V, indexed by
- * absolute row r = k1 + j), stored; SYM: returns sum x v_r (step k's symv, v in slot cur, in
- * increasing j). */
+ * UPD: x -= v_r wqc + w_r vqc (step k-1's rank-2 update, vq/wq indexed by absolute row
+ * r = k1 + j), stored; SYM: returns sum x vc[r] (step k's symv, in increasing j). */
 template <typename T, bool UPD, bool SYM>
-__device__ __forceinline__ T fused_col(T *col, int ld, int g, int G, int m, int k1, const VW2<T> *V, int cur,
-                                       T vqc, T wqc) {
+__device__ __forceinline__ T fused_col(T *col, int ld, int g, int G, int m, int k1, const T *vq, const T *wq,
+                                       const T *vc, T vqc, T wqc) {
     constexpr int U = kTriUnroll;
     T acc = 0;
     for (int j0 = g; j0 < m; j0 += U * G) {
@@ -343,14 +326,14 @@ __device__ __forceinline__ T fused_col(T *col, int ld, int g, int G, int m, int 
         for (int u = 0; u < U; ++u) {
             const int j = j0 + u * G;
             if (j < m) {
-                const VW2<T> q = V[k1 + j];
+                const int r = k1 + j;
                 if (UPD) {
                     /* products rounded separately and added in either order give the same sum:
                      * the matrix stays exactly symmetric */
-                    x[u] -= (mul_rn(vw_v(q, cur ^ 1), wqc) + mul_rn(vw_w(q, cur ^ 1), vqc));
+                    x[u] -= (mul_rn(vq[r], wqc) + mul_rn(wq[r], vqc));
                     col[j * ld] = x[u];
                 }
-                if (SYM) acc += x[u] * vw_v(q, cur);
+                if (SYM) acc += x[u] * vc[r];
             }
         }
     }
@@ -368,7 +351,7 @@ __device__ __forceinline__ T fused_col(T *col, int ld, int g, int G, int m, int 
  *      p = tau A22 v_k column by column (coalesced; RL row lanes x G groups over j);
  *   3. w_k = p - tau/2 (p.v) v; (v_k, w_k) become the pending update.
  * Column k below the diagonal is never updated (never read again). Vectors are indexed by absolute
- * row, the two steps interleaved in VW2 slots (step k and step k-1). Once the trailing block fits in msw x msw (host
+ * row and double-buffered (step k and step k-1). Once the trailing block fits in msw x msw (host
  * computed from the shared memory left; 0: never), rows/columns k..n-1 move to a dense tile in
  * shared memory and the rest of the reduction runs there (reflectors still go to the workspace for
  * K4); fp32 n <= ~230 runs there from the start (H100 100 x 128: K1 0.50 ms in global memory). */
@@ -378,8 +361,7 @@ __global__ void __launch_bounds__(kThreadsTri)
     extern __shared__ __align__(16) unsigned char smem[];
     const int tid = threadIdx.x, nt = blockDim.x;
     T *buf = reinterpret_cast<T *>(smem);
-    VW2<T> *V = reinterpret_cast<VW2<T> *>(buf); /* 4 n T */
-    T *part = buf + 4 * n, *tile = part + nt;
+    T *vc = buf, *wc = buf + n, *vq = buf + 2 * n, *wq = buf + 3 * n, *part = buf + 4 * n, *tile = part + nt;
     __shared__ T red[32];
     __shared__ T red_sq[2][32], red_pv[32]; /* tri_block_sum's: sq by parity of k, see there */
     __shared__ T sh_alpha[2], sh_dk[2]; /* by parity of k (a fast thread may write k + 1's early) */
@@ -408,8 +390,7 @@ __global__ void __launch_bounds__(kThreadsTri)
     /* working storage: element (r, c), r, c >= base, at W[(r - base) ld + c - base] */
     T *W = A;
     int ld = n, base = 0;
-    bool pend = false; /* V slot cur ^ 1: step k-1's update, not yet applied to rows/columns >= k */
-    int cur = 0;
+    bool pend = false; /* (vq, wq): step k-1's update, not yet applied to rows/columns >= k */
 #ifdef MC_TRI_PROFILE
     long long prof_t = clock64();
 #endif
@@ -434,8 +415,7 @@ __global__ void __launch_bounds__(kThreadsTri)
         for (int c = k + tid; c < n; c += nt) {
             T x = rowk[c];
             if (pend) {
-                const VW2<T> qk = V[k], qc = V[c];
-                x -= (mul_rn(vw_v(qk, cur ^ 1), vw_w(qc, cur ^ 1)) + mul_rn(vw_w(qk, cur ^ 1), vw_v(qc, cur ^ 1)));
+                x -= (mul_rn(vq[k], wq[c]) + mul_rn(wq[k], vq[c]));
                 rowk[c] = x;
             }
             if (c == k) sh_dk[par] = x;
@@ -462,7 +442,7 @@ __global__ void __launch_bounds__(kThreadsTri)
             T *grow = A + (int64_t)k * n; /* the reflector, for K4 (global also in the shared phase) */
             for (int i = tid; i < m; i += nt) {
                 const T vi = i == 0 ? (T)1 : rowk[k1 + i] * scl;
-                vw_slot(V, k1 + i, cur)[0] = vi;
+                vc[k1 + i] = vi;
                 grow[k1 + i] = vi;
             }
         } else if (tid == 0) {
@@ -471,7 +451,7 @@ __global__ void __launch_bounds__(kThreadsTri)
             tau[k] = 0;
         }
         if (!act && !pend) continue; /* uniform; nothing to apply, nothing to reduce */
-        __syncthreads(); /* v visible */
+        __syncthreads(); /* vc visible */
         TRI_PROF(1);
         /* 2. fused pass: column c = k1 + i by row lanes, rows r = k1 + j split over G groups */
         const int RL = m < nt ? ((m + 31) & ~31) : nt;
@@ -484,12 +464,11 @@ __global__ void __launch_bounds__(kThreadsTri)
                     T *col = W + (int64_t)(k1 - base) * ld + (c - base);
                     T acc = 0;
                     if (pend) {
-                        const VW2<T> qc = V[c];
-                        const T vqc = vw_v(qc, cur ^ 1), wqc = vw_w(qc, cur ^ 1);
-                        if (act) acc = fused_col<T, true, true>(col, ld, g, G, m, k1, V, cur, vqc, wqc);
-                        else fused_col<T, true, false>(col, ld, g, G, m, k1, V, cur, vqc, wqc);
+                        const T vqc = vq[c], wqc = wq[c];
+                        if (act) acc = fused_col<T, true, true>(col, ld, g, G, m, k1, vq, wq, vc, vqc, wqc);
+                        else fused_col<T, true, false>(col, ld, g, G, m, k1, vq, wq, vc, vqc, wqc);
                     } else {
-                        acc = fused_col<T, false, true>(col, ld, g, G, m, k1, V, cur, (T)0, (T)0);
+                        acc = fused_col<T, false, true>(col, ld, g, G, m, k1, vq, wq, vc, (T)0, (T)0);
                     }
                     if (act) part[g * RL + i] = acc;
                 }
@@ -505,18 +484,19 @@ __global__ void __launch_bounds__(kThreadsTri)
 #pragma unroll 4
                 for (int g = 0; g < G; ++g) s += part[g * RL + i];
                 const T pi = tk * s;
-                T *vw = vw_slot(V, k1 + i, cur);
-                vw[1] = pi;
-                pv += pi * vw[0];
+                wc[k1 + i] = pi;
+                pv += pi * vc[k1 + i];
             }
             /* red_pv is next written at k + 1, after the barrier below */
             pv = tri_block_sum(pv, red_pv);
             const T K = (T)0.5 * tk * pv;
-            for (int i = tid; i < m; i += nt) {
-                T *vw = vw_slot(V, k1 + i, cur);
-                vw[1] -= K * vw[0];
-            }
-            cur ^= 1; /* step k becomes the pending update */
+            for (int i = tid; i < m; i += nt) wc[k1 + i] -= K * vc[k1 + i];
+            T *t = vc;
+            vc = vq;
+            vq = t;
+            t = wc;
+            wc = wq;
+            wq = t;
             __syncthreads(); /* w visible before the next step reads it; part free */
         }
         TRI_PROF(3);
@@ -525,8 +505,7 @@ __global__ void __launch_bounds__(kThreadsTri)
     auto at = [&](int r, int c) -> T & { return W[(int64_t)(r - base) * ld + (c - base)]; };
     if (n >= 3 && pend && tid < 4) { /* step n-3's update of the trailing 2x2 */
         const int r = n - 2 + (tid >> 1), c = n - 2 + (tid & 1);
-        const VW2<T> qr = V[r], qc = V[c];
-        at(r, c) -= (mul_rn(vw_v(qr, cur ^ 1), vw_w(qc, cur ^ 1)) + mul_rn(vw_w(qr, cur ^ 1), vw_v(qc, cur ^ 1)));
+        at(r, c) -= (mul_rn(vq[r], wq[c]) + mul_rn(wq[r], vq[c]));
     }
     __syncthreads();
     if (tid == 0) {
