@@ -41,7 +41,7 @@ def check_info(info: Tensor, what: str) -> None:
     converge (a host sync: the op's contract needs the answer on the host). info: Jacobi sweeps
     done, or (CUDA, eigh's tridiagonal and svd's bidiagonal kernels) vectors whose
     re-orthogonalization broke down."""
-    if info.numel() and bool((info != 0).any()):
+    if info.numel() and bool(info.any()):  # one reduction kernel, then the sync
         i = int((info != 0).nonzero()[0, 0])
         raise torch.linalg.LinAlgError(
             f"metalcore.{what}: the solver did not converge for batch element {i} "

@@ -205,10 +205,23 @@ inline RowRegShape row_reg_shape(int64_t n, int vec, int block_threads, int vpt 
     return c;
 }
 
-/* Multiprocessor count and compute capability major of a device, cached (the queries are slow on
- * some drivers). */
+/* Multiprocessor count of a device, cached (the query is slow on some drivers). */
 int sm_count(int device);
-int cc_major(int device);
+
+/* Compute capability major of a device, cached (inline: the standalone harnesses use it too). */
+inline int cc_major(int device) {
+    static int cache[64];
+    if (device < 0 || device >= 64) return 0;
+    if (cache[device] == 0) {
+        int v = 0;
+        if (cudaDeviceGetAttribute(&v, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess || v <= 0) {
+            cudaGetLastError();
+            v = -1; /* unknown: cached as such, treated as old */
+        }
+        cache[device] = v;
+    }
+    return cache[device];
+}
 
 /* Programmatic dependent launch (sm_90+): a kernel started by launch_dependent may be scheduled
  * while the kernel before it on the stream is still finishing (after that one's pdl_trigger, or
@@ -226,9 +239,15 @@ __device__ __forceinline__ void pdl_trigger() {
     asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
 }
+inline bool pdl_supported() {
+    int dev = 0;
+    return cudaGetDevice(&dev) == cudaSuccess && cc_major(dev) >= 9;
+}
+/* A kernel launch on stream, with the programmatic-dependent attribute where the current device
+ * supports it (the kernel must call pdl_wait() before touching what earlier work wrote). */
 template <typename... KArgs, typename... Args>
-cudaError_t launch_dependent(int device, void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem,
-                             cudaStream_t stream, Args... args) {
+cudaError_t launch_dependent(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                             Args... args) {
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = grid;
     cfg.blockDim = block;
@@ -238,7 +257,7 @@ cudaError_t launch_dependent(int device, void (*kernel)(KArgs...), dim3 grid, di
     attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attr[0].val.programmaticStreamSerializationAllowed = 1;
     cfg.attrs = attr;
-    cfg.numAttrs = cc_major(device) >= 9 ? 1 : 0;
+    cfg.numAttrs = pdl_supported() ? 1 : 0;
     return cudaLaunchKernelEx(&cfg, kernel, args...);
 }
 

@@ -358,6 +358,8 @@ __device__ __forceinline__ T fused_col(T *col, int ld, int g, int G, int m, int 
 template <typename T>
 __global__ void __launch_bounds__(kThreadsTri)
     k_tridiag(const T *__restrict__ a, int64_t sb, int64_t sr, int64_t sc, Ws<T> ws, int n, int msw) {
+    mc::pdl_wait(); /* every kernel here: launched dependent on the one before (launch_dependent) */
+    mc::pdl_trigger();
     extern __shared__ __align__(16) unsigned char smem[];
     const int tid = threadIdx.x, nt = blockDim.x;
     T *buf = reinterpret_cast<T *>(smem);
@@ -567,6 +569,8 @@ __device__ inline T bisect_lanes(const T *d, const T *e2, int lo, int hi, int r,
 /* grid (ceil(n L / blockDim), batch chunk), L lanes per eigenvalue (1: bisect(); 4, 8:
  * bisect_lanes()); dynamic shared memory 3 n T. */
 template <typename T, int L> __global__ void __launch_bounds__(kThreadsBis) k_bisect(Ws<T> ws, int n, int64_t b0) {
+    mc::pdl_wait();
+    mc::pdl_trigger();
     extern __shared__ __align__(16) unsigned char smem[];
     T *d = reinterpret_cast<T *>(smem), *e = d + n, *e2 = e + n;
     __shared__ T red[32];
@@ -631,12 +635,14 @@ template <typename T> cudaError_t launch_bisect(const Ws<T> &ws, int n, int64_t 
     for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
         const unsigned nb = (unsigned)(batch - b0 < 65535 ? batch - b0 : 65535);
         const dim3 g(gx, nb);
+        cudaError_t e;
         switch (lanes) {
-        case 1: k_bisect<T, 1><<<g, kThreadsBis, sm, stream>>>(ws, n, b0); break;
-        case 4: k_bisect<T, 4><<<g, kThreadsBis, sm, stream>>>(ws, n, b0); break;
-        case 8: k_bisect<T, 8><<<g, kThreadsBis, sm, stream>>>(ws, n, b0); break;
+        case 1: e = mc::launch_dependent(k_bisect<T, 1>, g, dim3(kThreadsBis), sm, stream, ws, n, b0); break;
+        case 4: e = mc::launch_dependent(k_bisect<T, 4>, g, dim3(kThreadsBis), sm, stream, ws, n, b0); break;
+        case 8: e = mc::launch_dependent(k_bisect<T, 8>, g, dim3(kThreadsBis), sm, stream, ws, n, b0); break;
         default: return cudaErrorInvalidValue;
         }
+        if (e != cudaSuccess) return e;
     }
     return cudaGetLastError();
 }
@@ -653,6 +659,8 @@ template <typename T> inline size_t solve_smem(int n, int ch) {
  * current Z, iters solves; mode 2: as 1, only in matrices whose last k_orth round restarted a
  * vector (flag[2 b + 1]). Dynamic shared memory solve_smem<T>(n, CH). */
 template <typename T> __global__ void __launch_bounds__(kMaxChunk) k_solve(Ws<T> ws, int n, int64_t b0, int mode, int iters) {
+    mc::pdl_wait();
+    mc::pdl_trigger();
     extern __shared__ __align__(16) unsigned char smem[];
     const int CH = blockDim.x, P = CH + 1, t = threadIdx.x;
     T *d = reinterpret_cast<T *>(smem), *e = d + n, *X = e + n, *U1 = X + (size_t)P * n, *U2 = U1 + (size_t)P * n;
@@ -739,6 +747,8 @@ template <typename T> inline size_t orth_smem(int n) { return 2 * (size_t)n * si
  * breakdowns, a restart now counted as one too (nothing solves it again). */
 template <typename T>
 __global__ void __launch_bounds__(kThreadsOrth) k_orth(Ws<T> ws, T *__restrict__ w, int32_t *__restrict__ info, int n, int phase) {
+    mc::pdl_wait();
+    mc::pdl_trigger();
     extern __shared__ __align__(16) unsigned char smem[];
     T *lam = reinterpret_cast<T *>(smem), *dots = lam + n;
     int *cst = reinterpret_cast<int *>(dots + n), *csz = cst + n, *clo = csz + n, *chi = clo + n, *ord = chi + n;
@@ -870,6 +880,8 @@ __global__ void __launch_bounds__(kThreadsOrth) k_orth(Ws<T> ws, T *__restrict__
  * memory n (T + int). */
 template <typename T, int R, int C>
 __global__ void __launch_bounds__(32 * kWarpsBack) k_back(Ws<T> ws, T *__restrict__ q, int n, int64_t b0) {
+    mc::pdl_wait();
+    mc::pdl_trigger();
     extern __shared__ __align__(16) unsigned char smem[];
     T *tau = reinterpret_cast<T *>(smem);
     int *rk = reinterpret_cast<int *>(tau + n);
@@ -953,7 +965,9 @@ cudaError_t launch_back(const Ws<T> &ws, T *q, int n, int64_t batch, cudaStream_
     const int per = kWarpsBack * C;
     for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
         const unsigned nb = (unsigned)(batch - b0 < 65535 ? batch - b0 : 65535);
-        k_back<T, R, C><<<dim3((unsigned)((n + per - 1) / per), nb), 32 * kWarpsBack, smem, stream>>>(ws, q, n, b0);
+        const cudaError_t e = mc::launch_dependent(k_back<T, R, C>, dim3((unsigned)((n + per - 1) / per), nb),
+                                                   dim3(32 * kWarpsBack), smem, stream, ws, q, n, b0);
+        if (e != cudaSuccess) return e;
     }
     return cudaGetLastError();
 }
@@ -981,10 +995,13 @@ cudaError_t launch_vectors(const Ws<T> &ws, T *w, int32_t *info, int64_t batch, 
     auto solve = [&](int mode, int iters) {
         for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
             const unsigned nb = (unsigned)(batch - b0 < 65535 ? batch - b0 : 65535);
-            k_solve<T><<<dim3((unsigned)((n + ch - 1) / ch), nb), ch, sm3, stream>>>(ws, n, b0, mode, iters);
+            mc::launch_dependent(k_solve<T>, dim3((unsigned)((n + ch - 1) / ch), nb), dim3(ch), sm3, stream, ws, n, b0,
+                                 mode, iters);
         }
     };
-    auto orth = [&](int phase) { k_orth<T><<<(unsigned)batch, kThreadsOrth, sm4, stream>>>(ws, w, info, n, phase); };
+    auto orth = [&](int phase) {
+        mc::launch_dependent(k_orth<T>, dim3((unsigned)batch), dim3(kThreadsOrth), sm4, stream, ws, w, info, n, phase);
+    };
     solve(0, kSolveIters);
     if (after_solve) cudaEventRecord(after_solve, stream);
     orth(0);
@@ -1047,7 +1064,9 @@ cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q
     /* K1 */
     const Tri1 t1 = tri_config<T>(n, limit, k1_threads);
     if ((err = mc::jacobi::allow_smem(k_tridiag<T>, t1.smem)) != cudaSuccess) return err;
-    k_tridiag<T><<<(unsigned)batch, t1.threads, t1.smem, stream>>>(a, sb, sr, sc, ws, n, t1.msw);
+    if ((err = mc::launch_dependent(k_tridiag<T>, dim3((unsigned)batch), dim3(t1.threads), t1.smem, stream, a, sb, sr,
+                                    sc, ws, n, t1.msw)) != cudaSuccess)
+        return err;
     if ((err = cudaGetLastError()) != cudaSuccess) return err;
     mark(0);
 

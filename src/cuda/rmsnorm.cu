@@ -49,6 +49,8 @@ __global__ void __launch_bounds__(kBlockThreads, NV >= 8 ? 2 : 4)
     const int64_t row = (int64_t)blockIdx.x * blockDim.y + threadIdx.y;
     const bool active = row < rows;
     const int64_t off = row * n;
+    mc::pdl_wait();    /* launched dependent on the previous kernel on the stream */
+    mc::pdl_trigger(); /* and lets the next one (the backward, in training) be scheduled early */
     RowPart<T, NV> v;
     /* issue every load of the row before using any of them */
 #pragma unroll
@@ -113,6 +115,7 @@ __global__ void __launch_bounds__(kBlockThreads, NV >= 4 ? 1 : 3)
         for (int j = 0; j < VEC; ++j) dwacc[i][j] = 0.f;
     const int64_t stride = (int64_t)gridDim.x * blockDim.y;
     int parity = 0;
+    mc::pdl_wait(); /* launched dependent on the previous kernel on the stream (the forward) */
     for (int64_t base = (int64_t)blockIdx.x * blockDim.y; base < rows; base += stride) {
         const int64_t row = base + threadIdx.y;
         const bool active = row < rows;
@@ -416,12 +419,18 @@ mc_status launch_fwd(const mc_rmsnorm_args *a) {
         dim3 block(c.tpr, c.rpb);
         const int64_t grid = (a->rows + c.rpb - 1) / c.rpb;
         const int n = (int)a->n;
+        auto go = [&](auto kernel) {
+            return mc::launch_dependent(kernel, dim3((unsigned)grid), block, 0, s, x, w, y, rstd, a->rows, n,
+                                        eps, res, h);
+        };
+        cudaError_t le;
         switch (c.nv) {
-        case 1: rmsnorm_fwd_reg<T, W, 1><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps, res, h); break;
-        case 2: rmsnorm_fwd_reg<T, W, 2><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps, res, h); break;
-        case 4: rmsnorm_fwd_reg<T, W, 4><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps, res, h); break;
-        default: rmsnorm_fwd_reg<T, W, 8><<<grid, block, 0, s>>>(x, w, y, rstd, a->rows, n, eps, res, h); break;
+        case 1: le = go(rmsnorm_fwd_reg<T, W, 1>); break;
+        case 2: le = go(rmsnorm_fwd_reg<T, W, 2>); break;
+        case 4: le = go(rmsnorm_fwd_reg<T, W, 4>); break;
+        default: le = go(rmsnorm_fwd_reg<T, W, 8>); break;
         }
+        if (le != cudaSuccess) return mc::launch_status(le, "rmsnorm forward");
     } else {
         rmsnorm_fwd_generic<T, W><<<generic_blocks(a), kBlockThreads, 0, s>>>(x, w, y, rstd, a->rows, a->n, eps, res, h);
     }
@@ -454,15 +463,21 @@ mc_status launch_bwd(const mc_rmsnorm_args *a) {
         const int64_t grid = bwd_blocks(a, c);
         float *dwp = dw ? ws : nullptr;
         const int n = (int)a->n;
+        auto go = [&](auto kernel) {
+            return mc::launch_dependent(kernel, dim3((unsigned)grid), block, 0, s, dy, x, w, rstd, dx, dwp,
+                                        a->rows, n, dres);
+        };
+        cudaError_t le;
         switch (c.nv) {
-        case 1: rmsnorm_bwd_reg<T, W, 1><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n, dres); break;
-        case 2: rmsnorm_bwd_reg<T, W, 2><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n, dres); break;
-        case 4: rmsnorm_bwd_reg<T, W, 4><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n, dres); break;
-        default: rmsnorm_bwd_reg<T, W, 8><<<grid, block, 0, s>>>(dy, x, w, rstd, dx, dwp, a->rows, n, dres); break;
+        case 1: le = go(rmsnorm_bwd_reg<T, W, 1>); break;
+        case 2: le = go(rmsnorm_bwd_reg<T, W, 2>); break;
+        case 4: le = go(rmsnorm_bwd_reg<T, W, 4>); break;
+        default: le = go(rmsnorm_bwd_reg<T, W, 8>); break;
         }
+        if (le != cudaSuccess) return mc::launch_status(le, "rmsnorm backward");
         if (dw) {
             const dim3 rgrid((unsigned)((n + kReduceCols - 1) / kReduceCols)), rblock(kReduceCols / 4, kReduceLanes);
-            const cudaError_t e = mc::launch_dependent(a->device, reduce_partials<W>, rgrid, rblock, 0, s,
+            const cudaError_t e = mc::launch_dependent(reduce_partials<W>, rgrid, rblock, 0, s,
                                                        (const float *)ws, grid * c.rpb, n, dw);
             if (e != cudaSuccess) return mc::launch_status(e, "rmsnorm backward (dweight)");
         }

@@ -37,20 +37,6 @@ int sm_count(int device) {
     return cache[device];
 }
 
-int cc_major(int device) {
-    static int cache[64];
-    if (device < 0 || device >= 64) return 0;
-    if (cache[device] == 0) {
-        int v = 0;
-        if (cudaDeviceGetAttribute(&v, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess || v <= 0) {
-            cudaGetLastError();
-            v = -1; /* unknown: cached as such, treated as old */
-        }
-        cache[device] = v;
-    }
-    return cache[device];
-}
-
 DeviceGuard::DeviceGuard(int device) {
     (void)cudaGetLastError(); /* so check_launch reports this launch, not an older failure */
     int cur = -1;
