@@ -6,6 +6,9 @@
 #define MC_CUDA_JACOBI_CUH
 
 #include <cfloat>
+#include <map>
+#include <mutex>
+#include <utility>
 
 #include "../core/jacobi.h"
 #include "common.cuh"
@@ -142,7 +145,18 @@ __host__ __device__ inline size_t align16(size_t x) { return (x + 15) / 16 * 16;
  * for 48944 dynamic bytes, under 48 KB, and failed to launch with its 384 static bytes. */
 template <typename K> inline cudaError_t allow_smem(K *kernel, size_t dyn) {
     if (dyn + 4096 <= 48 * 1024) return cudaSuccess;
-    return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)dyn);
+    /* the attribute is per kernel and device: set once per size it has to grow to, not per call */
+    int dev = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e != cudaSuccess) return e;
+    static std::mutex mu;
+    static std::map<std::pair<const void *, int>, size_t> set;
+    const std::lock_guard<std::mutex> lock(mu);
+    size_t &have = set[{reinterpret_cast<const void *>(kernel), dev}];
+    if (have >= dyn) return cudaSuccess;
+    e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)dyn);
+    if (e == cudaSuccess) have = dyn;
+    return e;
 }
 
 } // namespace jacobi
