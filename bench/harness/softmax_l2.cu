@@ -13,6 +13,10 @@
 // the row held in registers, 64 registers a thread) takes ~37 us = 1.94 TB/s on an H100: the 32 MB
 // of rows do not fit the register file at once (~30 clusters resident), so 64 rows take 3 waves.
 // Target >= 2.3 TB/s (<= 29 us); H100 copy ~2.98 TB/s, L2 50 MB.
+// Measured (H100, session 5, bench/results/h100-2026-11-26-s5/run10_*, 339 checks passed): fp32
+// 64 x 131072 library 36.6 us, best variant 35.8 (l2c C8 T256 U4 pol rev): no real gain; bf16
+// 128 x 131072 library 44.7 us, the same variant 35.8 us (1.50 -> 1.87 TB/s): worth porting for
+// 16-bit long rows. The split variants lost everywhere (39.5-44 us).
 //
 // Kernels (this file's own code; where an idea came from is said at each):
 //  l2c    V1, one kernel: grid (C, rows), cluster (C, 1, 1) through cudaLaunchKernelEx (C = 16
