@@ -1,18 +1,22 @@
-// Standalone harness for the RMSNorm backward (bf16, 16384 x 4096 by default): the library's design
-// (src/cuda/rmsnorm.cu: persistent grid, row in registers, one dweight partial row per block summed
-// by reduce_partials), checked against a simple fp32 reference and timed with CUDA events. Not part
-// of the library build; compile and run on the device machine in one call:
-//   nvcc -O3 -std=c++17 -gencode=arch=compute_90,code=sm_90 -o /tmp/rb bench/harness/rmsnorm_bwd.cu && /tmp/rb [rows n]
+// Standalone harness for the RMSNorm backward (bf16, 16384 x 4096 by default): the library's own
+// kernels (src/cuda/rmsnorm.cu is #included: rmsnorm_bwd_reg on a persistent grid, row in
+// registers, one dweight partial row per block, summed by reduce_partials), checked against a simple
+// fp32 reference and timed with CUDA events. Not part of the library build; compile and run on the
+// device machine in one call (from the repository root):
+//   bash bench/harness/run_all.sh rmsnorm_bwd
 //
 // Bytes counted: 3 x rows x n x 2 (x, dy read, dx written); at the H100's 2.98 TB/s device copy
 // rate that is a 135 us floor at 16384 x 4096 (docs/PERF_NOTES.md). The output line gives registers,
 // local memory, occupancy, grid, workspace, the time split into the main kernel and the dweight
 // reduce, and TB/s. dx and dweight are poisoned with NaN before the check, so unwritten elements fail.
+// Both kernels are launched here the ordinary way, with events between them (the library chains
+// them by programmatic dependent launch).
 //
-// The old reduce (32 x 8 scalar lanes, one load in flight) is timed after the library's on the
-// same partials. Variants once here, all dropped (H100, 16384 x 4096, median total us; the
-// library's A: 159.6 = 152.5 kernel + 7.1 reduce with the old reduce). bench/results/h100-2026-11-26-s4/run1_df97787_harness.log, section
-// '=== rmsnorm_bwd', and docs/PERF_NOTES.md:
+// Measured, H100, 16384 x 4096 (bench/results/h100-2026-11-26-s5/run4_*): kernel 153.6 + reduce
+// 5.1 us; the reduce before session 5 (32 columns x 8 lanes of scalar loads, one in flight) 9.1 us
+// on the same partials. Variants once here, all dropped (median total us; the library's A: 159.6 =
+// 152.5 kernel + 7.1 reduce with the old reduce; bench/results/h100-2026-11-26-s4/run1_df97787_harness.log,
+// section '=== rmsnorm_bwd', and docs/PERF_NOTES.md):
 //   A + old reduce_cols (one thread per column, serial over the partials)  164.5 (reduce 11.7)
 //   B   cp.async 2-stage shared-memory double buffer of x, dy, lb 2          152.4
 //   C3  register prefetch of the next row, lb 3                              152.7
@@ -30,28 +34,14 @@
 #include <algorithm>
 #include <vector>
 
-#include "harness.h" /* CK() */
+#include "../../src/cuda/runtime.cu"
+#include "../../src/cuda/rmsnorm.cu" /* rmsnorm_bwd_reg, reduce_partials, block_sum */
+
+#include "harness.h"    /* CK() */
+#include "core_stubs.h" /* mc_fail, mc_dtype_size, mc_dtype_name */
 
 typedef __nv_bfloat16 bf16;
 constexpr int VEC = 8; // bf16 per 16-byte pack
-struct alignas(16) Pack {
-    bf16 v[VEC];
-};
-
-__device__ __forceinline__ float warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-// Sum over the block (blockDim.x threads, one row per block iteration); red: 32 floats x 2 parities.
-__device__ __forceinline__ float block_sum(float v, float *red) {
-    v = warp_sum(v);
-    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
-    __syncthreads();
-    float s = 0.f;
-    for (int i = 0; i < (int)(blockDim.x >> 5); ++i) s += red[i];
-    return s;
-}
 
 // ---- reference: one block per row, fp32, two passes; dw via per-row atomics ------------------
 __global__ void ref_bwd(const bf16 *dy, const bf16 *x, const bf16 *w, const float *rstd, float *dx,
@@ -67,129 +57,6 @@ __global__ void ref_bwd(const bf16 *dy, const bf16 *x, const bf16 *w, const floa
         const float g = __bfloat162float(dy[(size_t)r * n + c]), xv = __bfloat162float(x[(size_t)r * n + c]);
         dx[(size_t)r * n + c] = rs * (g * __bfloat162float(w[c]) - xv * k);
         atomicAdd(dw + c, g * xv * rs);
-    }
-}
-
-// ---- A: the library's design (persistent grid, row in registers, NV packs per thread) -------
-template <int NV>
-__global__ void __launch_bounds__(256, 3) bwd_regs(const bf16 *__restrict__ dy, const bf16 *__restrict__ x,
-                                                const bf16 *__restrict__ w, const float *__restrict__ rstd,
-                                                bf16 *dx, float *__restrict__ dwp, int rows, int n) {
-    __shared__ float red[2][32];
-    const int tid = threadIdx.x, tpr = blockDim.x;
-    float dwacc[NV][VEC] = {};
-    int parity = 0;
-    for (int row = blockIdx.x; row < rows; row += gridDim.x) {
-        Pack xp[NV], gp[NV];
-#pragma unroll
-        for (int i = 0; i < NV; ++i) {
-            const int col = (i * tpr + tid) * VEC;
-            if (col < n) {
-                xp[i] = *reinterpret_cast<const Pack *>(x + (size_t)row * n + col);
-                gp[i] = *reinterpret_cast<const Pack *>(dy + (size_t)row * n + col);
-            }
-        }
-        const float r = rstd[row];
-        float dot = 0.f;
-#pragma unroll
-        for (int i = 0; i < NV; ++i) {
-            const int col = (i * tpr + tid) * VEC;
-            if (col < n) {
-                const Pack wp = *reinterpret_cast<const Pack *>(w + col);
-#pragma unroll
-                for (int j = 0; j < VEC; ++j)
-                    dot += __bfloat162float(gp[i].v[j]) * __bfloat162float(wp.v[j]) * __bfloat162float(xp[i].v[j]);
-            }
-        }
-        dot = block_sum(dot, red[parity]);
-        parity ^= 1;
-        const float c = r * r * dot / n;
-#pragma unroll
-        for (int i = 0; i < NV; ++i) {
-            const int col = (i * tpr + tid) * VEC;
-            if (col < n) {
-                const Pack wp = *reinterpret_cast<const Pack *>(w + col);
-                Pack o;
-#pragma unroll
-                for (int j = 0; j < VEC; ++j) {
-                    const float g0 = __bfloat162float(gp[i].v[j]), xf = __bfloat162float(xp[i].v[j]);
-                    o.v[j] = __float2bfloat16_rn(r * (g0 * __bfloat162float(wp.v[j]) - xf * c));
-                    dwacc[i][j] += g0 * xf * r;
-                }
-                *reinterpret_cast<Pack *>(dx + (size_t)row * n + col) = o;
-            }
-        }
-    }
-#pragma unroll
-    for (int i = 0; i < NV; ++i) {
-        const int col = (i * tpr + tid) * VEC;
-        if (col < n)
-            for (int j = 0; j < VEC; ++j) dwp[(size_t)blockIdx.x * n + col + j] = dwacc[i][j];
-    }
-}
-
-// The second kernel as it was until session 5: block (32, 8), 32 columns, 8 lanes over the
-// partials, one scalar load in flight per thread; n / 32 blocks (7.1 us of 159.6 in session 4).
-__global__ void reduce_old(const float *__restrict__ partial, int parts, int n, float *__restrict__ dw) {
-    __shared__ float s[8][33];
-    const int col = blockIdx.x * 32 + threadIdx.x;
-    float acc = 0.f;
-    if (col < n)
-        for (int p = threadIdx.y; p < parts; p += 8) acc += partial[(size_t)p * n + col];
-    s[threadIdx.y][threadIdx.x] = acc;
-    __syncthreads();
-    if (threadIdx.y == 0 && col < n) {
-        float t = 0.f;
-#pragma unroll
-        for (int k = 0; k < 8; ++k) t += s[k][threadIdx.x];
-        dw[col] = t;
-    }
-}
-
-// The library's second kernel (src/cuda/rmsnorm.cu reduce_partials, copied): block (8, 128), 8
-// float4 lanes x 128 lanes over the partials, 4 loads in flight per thread; n / 32 blocks.
-__global__ void __launch_bounds__(1024) reduce_partials(const float *__restrict__ partial, int parts, int n,
-                                                       float *__restrict__ dw) {
-    __shared__ float s[32][32];
-    const int tx = threadIdx.x, ty = threadIdx.y;
-    const int col = blockIdx.x * 32 + tx * 4;
-    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-    auto add = [&acc](const float4 v) {
-        acc.x += v.x;
-        acc.y += v.y;
-        acc.z += v.z;
-        acc.w += v.w;
-    };
-    if (col < n) {
-        /* 4 loads per thread issued together (ptxas keeps about that many in flight; rows past the
-         * end load the last row and are not added): up to 4 x 128 partial rows in one L2 round trip */
-        const float *p0 = partial + col;
-        for (int p = ty; p < parts; p += 4 * 128) {
-            float4 v[4];
-#pragma unroll
-            for (int u = 0; u < 4; ++u) {
-                const int q = p + u * 128 < parts ? p + u * 128 : parts - 1;
-                v[u] = __ldg(reinterpret_cast<const float4 *>(p0 + (size_t)q * n));
-            }
-#pragma unroll
-            for (int u = 0; u < 4; ++u)
-                if (p + u * 128 < parts) add(v[u]);
-        }
-    }
-    for (int o = 8; o < 32; o <<= 1) {
-        acc.x += __shfl_xor_sync(0xffffffffu, acc.x, o);
-        acc.y += __shfl_xor_sync(0xffffffffu, acc.y, o);
-        acc.z += __shfl_xor_sync(0xffffffffu, acc.z, o);
-        acc.w += __shfl_xor_sync(0xffffffffu, acc.w, o);
-    }
-    if ((ty & 3) == 0) *reinterpret_cast<float4 *>(&s[ty / 4][tx * 4]) = acc;
-    __syncthreads();
-    const int t = ty * 8 + tx, c = blockIdx.x * 32 + t;
-    if (t < 32 && c < n) {
-        float sum = 0.f;
-#pragma unroll
-        for (int k = 0; k < 32; ++k) sum += s[k][t];
-        dw[c] = sum;
     }
 }
 
@@ -250,9 +117,10 @@ int main(int argc, char **argv) {
     // Persistent grid: SMs x occupancy blocks, one partial row of n floats each.
     const char *name = "A  registers (library)";
     cudaFuncAttributes attr;
-    CK(cudaFuncGetAttributes(&attr, bwd_regs<NV>));
+    const auto bwd = rmsnorm_bwd_reg<bf16, bf16, NV>;
+    CK(cudaFuncGetAttributes(&attr, bwd));
     int occ = 0;
-    CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, bwd_regs<NV>, 256, 0));
+    CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, bwd, 256, 0));
     printf("RMSNorm backward harness: %d SMs, rows %d, n %d bf16; bytes counted 3 x rows x n x 2 = %.1f MB\n", sms,
            rows, n, 3.0 * N * 2 / 1e6);
     if (occ == 0) {
@@ -263,9 +131,11 @@ int main(int argc, char **argv) {
     const double ws_mb = (double)grid * n * 4 / 1e6;
     float *dwp;
     CK(cudaMalloc(&dwp, (size_t)grid * n * 4));
-    auto kernel = [&](int k) { bwd_regs<NV><<<grid, 256>>>(dy[k], x[k], w, rstd[k], dx, dwp, rows, n); };
-    auto reduce = [&]() { reduce_partials<<<(n + 31) / 32, dim3(8, 128)>>>(dwp, grid, n, dw); };
-    auto reduce_prev = [&]() { reduce_old<<<(n + 31) / 32, dim3(32, 8)>>>(dwp, grid, n, dw); };
+    auto kernel = [&](int k) { bwd<<<grid, 256>>>(dy[k], x[k], w, rstd[k], dx, dwp, rows, n, nullptr); };
+    auto reduce = [&]() {
+        reduce_partials<float><<<(n + kReduceCols - 1) / kReduceCols, dim3(kReduceCols / 4, kReduceLanes)>>>(
+            dwp, grid, n, dw);
+    };
 
     // check: outputs poisoned with NaN first, so an element nobody wrote shows up
     CK(cudaMemset(dx, 0xff, N * 2));
@@ -318,19 +188,6 @@ int main(int argc, char **argv) {
         tt.push_back(a + b);
     }
     CK(cudaGetLastError());
-    std::vector<float> tro; /* the old reduce on the same partials, for comparison */
-    for (int it = 0; it < 30; ++it) {
-        CK(cudaEventRecord(e1));
-        reduce_prev();
-        CK(cudaEventRecord(e2));
-        CK(cudaEventSynchronize(e2));
-        float b = 0;
-        CK(cudaEventElapsedTime(&b, e1, e2));
-        tro.push_back(b);
-    }
-    std::sort(tro.begin(), tro.end());
-    std::vector<float> hdw_old(n);
-    CK(cudaMemcpy(hdw_old.data(), dw, n * 4, cudaMemcpyDeviceToHost));
     CK(cudaGetLastError());
     std::sort(tt.begin(), tt.end());
     std::sort(tk.begin(), tk.end());
@@ -342,10 +199,6 @@ int main(int argc, char **argv) {
            tr[tr.size() / 2] * 1e3, bytes / us / 1e6, ex / sx, ew / sw, ok ? "ok" : "FAIL");
     if (bad) printf(" (%zu non-finite)", bad);
     printf("\n");
-    double ewo = 0;
-    for (int i = 0; i < n; ++i) ewo = fmax(ewo, fabs((double)hdw_old[i] - hdwr[i]));
-    printf("%-36s reduce %5.1f us (new %5.1f), dw rel err %.2e\n", "   old reduce (32 x 8 scalar)",
-           tro[tro.size() / 2] * 1e3, tr[tr.size() / 2] * 1e3, ewo / sw);
     if (!ok) printf("the check FAILED\n");
     return ok ? 0 : 1;
 }

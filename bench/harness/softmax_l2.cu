@@ -94,7 +94,8 @@
 
 #include "harness.h" /* CK(), time_ms() */
 
-#include "core_stubs.h" /* mc_fail, mc_dtype_size, mc_dtype_name */
+#include "core_stubs.h"   /* mc_fail, mc_dtype_size, mc_dtype_name */
+#include "softmax_host.h" /* Dt, Rng, the non-finite rows, tol_of, DevBuf, make_args */
 
 namespace l2x {
 
@@ -425,81 +426,23 @@ template <typename T> Impl pick_split(int U, int H, bool rev) {
 
 // ---- host side --------------------------------------------------------------------------------
 
-enum Dt { F32, BF16 };
-static const char *dt_name(Dt d) { return d == F32 ? "f32" : "bf16"; }
-static size_t dt_size(Dt d) { return d == F32 ? 4 : 2; }
-static mc_dtype dt_mc(Dt d) { return d == F32 ? MC_DTYPE_F32 : MC_DTYPE_BF16; }
 
 static int g_pass = 0, g_fail = 0;
 static int g_sms = 0;
 static double g_copy_tbs = 0;
 
-struct Rng {
-    uint64_t s;
-    explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 0x1234567ull) {}
-    uint64_t next() {
-        s ^= s >> 12;
-        s ^= s << 25;
-        s ^= s >> 27;
-        return s * 0x2545F4914F6CDD1Dull;
-    }
-    float uni() { return (float)((next() >> 40) * (1.0 / 16777216.0)); } /* [0, 1) */
-};
-
-static uint16_t f2bf(float f) { /* round to nearest even; NaN stays NaN */
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if (std::isnan(f)) return 0x7fc0;
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-static float bf2f(uint16_t h) {
-    const uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-enum Fill { kRandom, kNonFinite };
-
 /* x (rows, n): triangular on (-8, 8) (sd ~3.3); kNonFinite: row r % 10 as softmax_rows.cu's make_x */
 static void make_x(std::vector<float> &x, int64_t rows, int64_t n, Fill fill, uint64_t seed) {
     Rng g(seed);
     x.resize((size_t)rows * n);
-    for (auto &v : x) v = 8.f * (g.uni() + g.uni() - 1.f);
-    if (fill != kNonFinite) return;
-    for (int64_t r = 0; r < rows; ++r) {
-        float *p = &x[r * n];
-        switch (r % 10) {
-        case 0: std::fill(p, p + n, -INFINITY); break;                  // NaN row
-        case 1: p[n / 3] = INFINITY; break;                             // NaN row
-        case 2: p[n / 2] = NAN; break;                                  // NaN row
-        case 3: for (int64_t i = 0; i < n; i += 2) p[i] = -INFINITY; break;
-        case 4: std::fill(p, p + n / 2, -INFINITY); break;              // whole chunks of -inf
-        case 5:                                                         // -inf chunks, max near -1000
-            std::fill(p, p + n / 2, -INFINITY);
-            for (int64_t i = n / 2; i < n; ++i) p[i] = -1000.f + p[i];
-            break;
-        case 6: p[n - 1] = INFINITY; p[0] = -INFINITY; break;            // NaN row
-        case 7: for (int64_t i = 0; i < n; ++i) p[i] *= 6.f; break;     // logits up to +-48
-        case 8: std::fill(p, p + n, -INFINITY); p[n - 1] = 3.f; break;  // one finite value
-        default: p[0] = NAN; std::fill(p + 1, p + n, -INFINITY); break; // NaN among -inf: NaN
-        }
-    }
+    for (auto &v : x) v = (float)(8.0 * (g.uni() + g.uni() - 1.0));
+    if (fill == kNonFinite) fill_nonfinite(x, rows, n, 6.f); /* logits up to +-48 */
 }
 
 /* The input as stored (bytes) and as the float each element holds. */
 static void to_dtype(Dt d, std::vector<float> &x, std::vector<uint8_t> &bytes) {
-    bytes.resize(x.size() * dt_size(d));
-    if (d == F32) {
-        memcpy(bytes.data(), x.data(), bytes.size());
-        return;
-    }
-    uint16_t *h = reinterpret_cast<uint16_t *>(bytes.data());
-    for (size_t i = 0; i < x.size(); ++i) {
-        h[i] = f2bf(x[i]);
-        x[i] = bf2f(h[i]);
-    }
+    to_dev_type(d, x, bytes);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = (float)stored_at(d, bytes.data(), i);
 }
 
 /* torch's softmax in double, stored as float (6e-8 relative: far below the bounds) */
@@ -539,21 +482,17 @@ static void make_ref(const std::vector<float> &x, int64_t rows, int64_t n, Ref &
     }
 }
 
-static double tol_of(Dt d) { return d == F32 ? 1e-5 : 8e-3; }
-
 /* worst per-row max |out - ref| / max |ref|; INFINITY on a NaN-pattern mismatch (row, col set) */
 static double compare(Dt d, const std::vector<uint8_t> &out, const Ref &r, int64_t rows, int64_t n, int64_t *br, int64_t *bc) {
     double worst = 0;
     *br = *bc = -1;
-    const float *of = reinterpret_cast<const float *>(out.data());
-    const uint16_t *oh = reinterpret_cast<const uint16_t *>(out.data());
     for (int64_t row = 0; row < rows; ++row) {
         const float *f = &r.y[row * n];
         double e = 0;
         int64_t ec = -1;
         for (int64_t i = 0; i < n; ++i) {
             const size_t k = (size_t)row * n + i;
-            const float o = d == F32 ? of[k] : bf2f(oh[k]);
+            const double o = stored_at(d, out.data(), k);
             if (std::isnan(o) != (bool)r.nanrow[row]) {
                 *br = row;
                 *bc = i;
@@ -575,14 +514,6 @@ static double compare(Dt d, const std::vector<uint8_t> &out, const Ref &r, int64
     }
     return worst;
 }
-
-struct DevBuf {
-    void *p = nullptr;
-    explicit DevBuf(size_t b) { CK(cudaMalloc(&p, b ? b : 1)); }
-    ~DevBuf() { cudaFree(p); }
-    DevBuf(const DevBuf &) = delete;
-    DevBuf &operator=(const DevBuf &) = delete;
-};
 
 // ---- variants ------------------------------------------------------------------------------------
 
@@ -688,18 +619,6 @@ static std::string lib_plan_str(const mc_softmax_args &a) {
     default: snprintf(b, sizeof b, "column"); break;
     }
     return b;
-}
-
-static mc_softmax_args make_args(Dt d, int64_t rows, int64_t n) {
-    mc_softmax_args a;
-    memset(&a, 0, sizeof a);
-    a.outer = rows;
-    a.n = n;
-    a.inner = 1;
-    a.dtype = dt_mc(d);
-    a.device = 0;
-    a.stream = nullptr;
-    return a;
 }
 
 struct Variant {
@@ -834,7 +753,7 @@ static double check_variant(const Variant &v, Dt d, int64_t rows, int64_t n, con
                (long long)n, what, v.name.c_str(), err, tol_of(d));
     if (!ok && br >= 0) {
         const size_t k = (size_t)br * n + (bc < 0 ? 0 : bc);
-        const float o = d == F32 ? reinterpret_cast<const float *>(out.data())[k] : bf2f(reinterpret_cast<const uint16_t *>(out.data())[k]);
+        const double o = stored_at(d, out.data(), k);
         printf("     first bad: row %lld col %lld out %.9g ref %.9g%s\n", (long long)br, (long long)bc, o, ref.y[k],
                ref.nanrow[br] ? " (NaN row)" : "");
     }

@@ -66,6 +66,7 @@
 #include "harness.h" /* CK() */
 
 #include "core_stubs.h" /* mc_fail, mc_dtype_size, mc_dtype_name */
+#include "softmax_host.h" /* Dt, Rng, make_x's cases, ref_fwd_row, tol_of, DevBuf, make_args */
 
 // ---- baseline: the reg-path kernels of src/cuda/softmax.cu before this change (commit 7a7096d),
 // verbatim but for the namespace, with its shape rule (mc::row_reg_shape(n, vec, 256), nv <= 4);
@@ -203,86 +204,12 @@ template <typename T> bool old_reg_launch(const mc_softmax_args *a, bool bwd, cu
 } // namespace baseline
 
 // ---- host helpers ------------------------------------------------------------------------------
-enum Dt { F32, BF16, F16 };
-static const char *dt_name(Dt d) { return d == F32 ? "f32" : d == BF16 ? "bf16" : "f16"; }
-static mc_dtype dt_mc(Dt d) { return d == F32 ? MC_DTYPE_F32 : d == BF16 ? MC_DTYPE_BF16 : MC_DTYPE_F16; }
-static size_t dt_size(Dt d) { return d == F32 ? 4 : 2; }
-
-static void to_dev_type(Dt d, const std::vector<float> &f, std::vector<uint8_t> &out) {
-    out.resize(f.size() * dt_size(d));
-    for (size_t i = 0; i < f.size(); ++i) {
-        if (d == F32) {
-            memcpy(&out[i * 4], &f[i], 4);
-        } else if (d == BF16) {
-            __nv_bfloat16 h = __float2bfloat16_rn(f[i]);
-            memcpy(&out[i * 2], &h, 2);
-        } else {
-            __half h = __float2half_rn(f[i]);
-            memcpy(&out[i * 2], &h, 2);
-        }
-    }
-}
-static void from_dev_type(Dt d, const std::vector<uint8_t> &in, std::vector<double> &f) {
-    const size_t cnt = in.size() / dt_size(d);
-    f.resize(cnt);
-    for (size_t i = 0; i < cnt; ++i) {
-        if (d == F32) {
-            float v;
-            memcpy(&v, &in[i * 4], 4);
-            f[i] = v;
-        } else if (d == BF16) {
-            __nv_bfloat16 h;
-            memcpy(&h, &in[i * 2], 2);
-            f[i] = __bfloat162float(h);
-        } else {
-            __half h;
-            memcpy(&h, &in[i * 2], 2);
-            f[i] = __half2float(h);
-        }
-    }
-}
-
-struct Rng {
-    uint64_t s;
-    explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
-    uint32_t u32() {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        return (uint32_t)(s >> 11);
-    }
-    double uni() { return (u32() + 0.5) / 4294967296.0; }
-    float normal() {
-        const double u = uni(), v = uni();
-        return (float)(std::sqrt(-2.0 * std::log(u)) * std::cos(6.283185307179586 * v));
-    }
-};
-
-/* torch's softmax of one row in double (input as stored in the dtype) */
-static void ref_fwd_row(const double *x, double *y, int64_t n) {
-    double m = -INFINITY;
-    bool nan = false;
-    for (int64_t i = 0; i < n; ++i) {
-        if (std::isnan(x[i])) nan = true;
-        else m = std::max(m, x[i]);
-    }
-    if (nan || m == INFINITY || m == -INFINITY) {
-        for (int64_t i = 0; i < n; ++i) y[i] = NAN;
-        return;
-    }
-    double s = 0;
-    for (int64_t i = 0; i < n; ++i) s += std::exp(x[i] - m);
-    for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i] - m) / s;
-}
 static void ref_bwd_row(const double *dy, const double *y, double *dx, int64_t n) {
     double dot = 0;
     for (int64_t i = 0; i < n; ++i) dot += dy[i] * y[i];
     for (int64_t i = 0; i < n; ++i) dx[i] = y[i] * (dy[i] - dot);
 }
 
-/* per-dtype bound on max |out - ref| / max |ref| of a row: the output's rounding (half an ulp of
- * the largest element) with room for the fp32 arithmetic and __expf (a few ulp) */
-static double tol_of(Dt d) { return d == F32 ? 1e-5 : d == BF16 ? 8e-3 : 1.2e-3; }
 
 static int g_pass = 0, g_fail = 0;
 
@@ -321,27 +248,6 @@ static double compare(const std::vector<double> &out, const std::vector<double> 
         }
     }
     return worst;
-}
-
-struct DevBuf {
-    void *p = nullptr;
-    size_t bytes = 0;
-    explicit DevBuf(size_t b) : bytes(b) { CK(cudaMalloc(&p, b ? b : 1)); }
-    ~DevBuf() { cudaFree(p); }
-    DevBuf(const DevBuf &) = delete;
-    DevBuf &operator=(const DevBuf &) = delete;
-};
-
-static mc_softmax_args make_args(Dt d, int64_t rows, int64_t n) {
-    mc_softmax_args a;
-    memset(&a, 0, sizeof a);
-    a.outer = rows;
-    a.n = n;
-    a.inner = 1;
-    a.dtype = dt_mc(d);
-    a.device = 0;
-    a.stream = nullptr;
-    return a;
 }
 
 static std::string plan_str(const Plan &p) {
@@ -462,32 +368,12 @@ static size_t ws_need(const Runner &r, const mc_softmax_args &a) {
     return w;
 }
 
-enum Fill { kRandom, kNonFinite };
-
 /* x (rows, n) as float: N(0,1) * 4, or the non-finite rows for kNonFinite (row r % 10) */
 static void make_x(std::vector<float> &x, int64_t rows, int64_t n, Fill fill, uint64_t seed) {
     Rng g(seed);
     x.resize(rows * n);
     for (auto &v : x) v = 4.f * g.normal();
-    if (fill != kNonFinite) return;
-    for (int64_t r = 0; r < rows; ++r) {
-        float *p = &x[r * n];
-        switch (r % 10) {
-        case 0: std::fill(p, p + n, -INFINITY); break;                  // NaN row
-        case 1: p[n / 3] = INFINITY; break;                             // NaN row
-        case 2: p[n / 2] = NAN; break;                                  // NaN row
-        case 3: for (int64_t i = 0; i < n; i += 2) p[i] = -INFINITY; break;
-        case 4: std::fill(p, p + n / 2, -INFINITY); break;              // whole blocks of -inf
-        case 5:                                                         // -inf blocks, max near -1000
-            std::fill(p, p + n / 2, -INFINITY);
-            for (int64_t i = n / 2; i < n; ++i) p[i] = -1000.f + p[i];
-            break;
-        case 6: p[n - 1] = INFINITY; p[0] = -INFINITY; break;            // NaN row
-        case 7: for (int64_t i = 0; i < n; ++i) p[i] *= 12.5f; break;   // logits ~ N(0, 50)
-        case 8: std::fill(p, p + n, -INFINITY); p[n - 1] = 3.f; break;  // one finite value
-        default: p[0] = NAN; std::fill(p + 1, p + n, -INFINITY); break; // NaN among -inf: NaN
-        }
-    }
+    if (fill == kNonFinite) fill_nonfinite(x, rows, n, 12.5f); /* logits ~ N(0, 50) */
 }
 
 /* One check of forward and backward for (dt, rows, n) through runner r. misalign: offset every

@@ -374,16 +374,16 @@ template <typename T> mc_status launch(const mc_dense_args *a) {
     /* S in shared memory while two blocks still fit on a multiprocessor (H100: fp32 n <= 148,
      * fp64 n <= 100); else in L, up to n = 1780 (fp32) / 872 (fp64) for the panel */
     const size_t square = chol_smem_bytes<T>(n, true);
-    if (n <= CHOL_SQUARE_MAX_N && square <= (size_t)max_smem(a->device) / 2) {
-        mc_status st = allow_smem(chol_kernel<T, true>, square, "cholesky");
-        if (st) return st;
+    if (n <= CHOL_SQUARE_MAX_N && square <= (size_t)mc::max_dyn_smem(a->device) / 2) {
+        if (const cudaError_t e = mc::allow_smem(chol_kernel<T, true>, square))
+            return mc::launch_status(e, "cholesky: shared memory opt-in");
         chol_kernel<T, true><<<(unsigned)a->batch, threads, square, s>>>(A, L, a->info, n, a->upper);
     } else {
         const size_t bytes = chol_smem_bytes<T>(n, false);
-        if (bytes > (size_t)max_smem(a->device))
+        if (bytes > (size_t)mc::max_dyn_smem(a->device))
             return mc_fail(MC_STATUS_INVALID_ARGUMENT, "cholesky: n = %d is too large for the CUDA kernel", n);
-        mc_status st = allow_smem(chol_kernel<T, false>, bytes, "cholesky");
-        if (st) return st;
+        if (const cudaError_t e = mc::allow_smem(chol_kernel<T, false>, bytes))
+            return mc::launch_status(e, "cholesky: shared memory opt-in");
         chol_kernel<T, false><<<(unsigned)a->batch, threads, bytes, s>>>(A, L, a->info, n, a->upper);
     }
     return mc::check_launch("cholesky");

@@ -9,7 +9,10 @@
 
 #include <cstdint>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <type_traits>
+#include <utility>
 
 #include "../core/internal.h"
 
@@ -207,6 +210,43 @@ inline RowRegShape row_reg_shape(int64_t n, int vec, int block_threads, int vpt 
 
 /* Multiprocessor count of a device, cached (the query is slow on some drivers). */
 int sm_count(int device);
+
+/* Largest dynamic shared memory a block may opt into on device (cached; 48 KB when unknown). */
+inline size_t max_dyn_smem(int device) {
+    static int cache[64];
+    if (device < 0 || device >= 64) return 48 * 1024;
+    if (cache[device] == 0) {
+        int v = 0;
+        if (cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess || v <= 0) {
+            cudaGetLastError();
+            v = 48 * 1024;
+        }
+        cache[device] = v;
+    }
+    return (size_t)cache[device];
+}
+
+/* Lets kernel launch with dyn bytes of dynamic shared memory on the current device. Past the
+ * 48 KB default the opt-in attribute must be set, and that default also counts the kernel's
+ * static shared memory (a few hundred bytes in ours), so the test leaves 4 KB for it:
+ * eigh_tridiag's K3 at fp32 n = 112 asked for 48944 dynamic bytes, under 48 KB, and failed to
+ * launch with its 384 static bytes. The attribute is per kernel and device: it is set once per
+ * size it has to grow to, not on every call. */
+template <typename K> inline cudaError_t allow_smem(K *kernel, size_t dyn) {
+    if (dyn + 4096 <= 48 * 1024) return cudaSuccess;
+    int dev = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e != cudaSuccess) return e;
+    static std::mutex mu;
+    static std::map<std::pair<const void *, int>, size_t> set;
+    const std::lock_guard<std::mutex> lock(mu);
+    size_t &have = set[{reinterpret_cast<const void *>(kernel), dev}];
+    if (have >= dyn) return cudaSuccess;
+    e = cudaFuncSetAttribute(reinterpret_cast<const void *>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             (int)dyn);
+    if (e == cudaSuccess) have = dyn;
+    return e;
+}
 
 /* Compute capability major of a device, cached (inline: the standalone harnesses use it too). */
 inline int cc_major(int device) {

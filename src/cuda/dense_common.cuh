@@ -43,30 +43,6 @@ struct RowMajor {
 
 __host__ __device__ inline int64_t odd_ld(int64_t m) { return (m % 2 == 0) ? m + 1 : m; }
 
-/* Largest dynamic shared memory a block may opt into on `device` (cached). */
-inline int max_smem(int device) {
-    static int cache[64];
-    if (device < 0 || device >= 64) return 48 * 1024;
-    if (cache[device] == 0) {
-        int v = 0;
-        if (cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess || v <= 0) {
-            cudaGetLastError();
-            v = 48 * 1024;
-        }
-        cache[device] = v;
-    }
-    return cache[device];
-}
-
-/* Lets `kernel` launch with `bytes` of dynamic shared memory (needed above 48 KiB). */
-template <typename K> inline mc_status allow_smem(K *kernel, size_t bytes, const char *what) {
-    if (bytes <= 48 * 1024) return MC_STATUS_SUCCESS;
-    cudaError_t e = cudaFuncSetAttribute(reinterpret_cast<const void *>(kernel),
-                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
-    if (e != cudaSuccess) return mc_fail(MC_STATUS_CUDA_ERROR, "%s: shared memory opt-in: %s", what, cudaGetErrorString(e));
-    return MC_STATUS_SUCCESS;
-}
-
 /* Threads for a block that works column by column, one warp per column: enough warps to
  * cover `cols` columns in a few rounds, at most max_warps. */
 inline int block_threads(int64_t cols, int max_warps) {

@@ -43,7 +43,7 @@ template <typename T> Layout layout(int64_t n, int device) {
     const int64_t h = (n + 1) / 2;
     L.small = mc::jacobi::align16(3 * h * sizeof(T) + 32 * sizeof(T)) + mc::jacobi::align16((2 * h + n) * sizeof(int));
     L.mats = (size_t)(2 * n * n) * sizeof(T);
-    L.in_smem = L.small + L.mats <= mc::jacobi::smem_limit(device);
+    L.in_smem = L.small + L.mats <= mc::max_dyn_smem(device);
     int t = 64;
     while (t < 1024 && t < h * h) t *= 2;
     L.threads = t;
@@ -167,8 +167,8 @@ __global__ void __launch_bounds__(1024)
 template <typename T> mc_status launch(const mc_eigh_args *x) {
     const Layout L = layout<T>(x->n, x->device);
     const size_t smem = L.small + (L.in_smem ? L.mats : 0);
-    if (mc::jacobi::allow_smem(eigh_jacobi<T>, smem) != cudaSuccess)
-        return mc::check_launch("eigh: shared memory configuration");
+    if (const cudaError_t e = mc::allow_smem(eigh_jacobi<T>, smem))
+        return mc::launch_status(e, "eigh: shared memory configuration");
     cudaStream_t s = mc::as_stream(x->stream);
     /* grid.x is limited to 2^31 - 1 blocks: far above any batch whose outputs fit in memory */
     eigh_jacobi<T><<<(unsigned)x->batch, L.threads, smem, s>>>(

@@ -19,7 +19,7 @@
  *     threads split into row lanes x column groups), w = p - tau/2 (p.v) v, A22 -= v w^T + w v^T,
  *     that update deferred to and fused with the next column's symv. The reflector v_k
  *     (v_k[k+1] = 1) goes to row k of the workspace matrix, tau_k, d, e to the workspace. Cost:
- *     ~n^3/3 element read-modify-writes per matrix, ~6 block barriers per column.
+ *     ~n^3/3 element read-modify-writes per matrix, 5 block barriers per column.
  *  K2 k_bisect, grid (n L/128, B), L = 1, 4 or 8 lanes per eigenvalue: T splits where |e_i| <=
  *     eps ||T||_inf (an absolute test: the perturbation is within the backward error of K1); the
  *     group for index j takes the unreduced block [lo, hi) that holds j and finds the (j - lo)-th
@@ -607,7 +607,7 @@ template <typename T, int L> __global__ void __launch_bounds__(kThreadsBis) k_bi
     if (hi - lo == 1) lam = d[j];
     else if constexpr (L == 1) lam = bisect(d, e2, lo, hi, j - lo, gl, gh, eps * tn, pivmin);
     else {
-        const unsigned gmask = (L == 32 ? 0xffffffffu : (1u << L) - 1) << ((tid & 31) & ~(L - 1));
+        const unsigned gmask = ((1u << L) - 1) << ((tid & 31) & ~(L - 1)); /* the group's lanes */
         lam = bisect_lanes<T, L>(d, e2, lo, hi, j - lo, gl, gh, eps * tn, pivmin, sub, gmask);
     }
     if (sub) return;
@@ -676,8 +676,8 @@ template <typename T> __global__ void __launch_bounds__(kMaxChunk) k_solve(Ws<T>
         hi = ws.bhi[b * n + j];
         act = mode == 0 ? 1 : (ws.ce[b * n + j] - ws.cs[b * n + j] >= 2); /* modes 1, 2: cluster members */
     }
-    /* the cluster rounds: most blocks hold no member; leave before loading T (measured on H100,
-     * fp32 100 x 128, random: the six launches after K3 took 0.117 ms) */
+    /* the cluster rounds: most blocks hold no member, so they leave before loading T (the rounds'
+     * time is the blocks that do: H100 fp32 100 x 128, 0.11 ms either way) */
     if (mode != 0 && !__syncthreads_or(act)) return;
     for (int i = t; i < n; i += CH) {
         d[i] = ws.d[b * n + i];
@@ -989,8 +989,8 @@ cudaError_t launch_vectors(const Ws<T> &ws, T *w, int32_t *info, int64_t batch, 
     while (ch > 1 && solve_smem<T>(n, ch) + 1024 > limit) ch /= 2;
     const size_t sm3 = solve_smem<T>(n, ch), sm4 = orth_smem<T>(n);
     cudaError_t err;
-    if ((err = mc::jacobi::allow_smem(k_solve<T>, sm3)) != cudaSuccess ||
-        (err = mc::jacobi::allow_smem(k_orth<T>, sm4)) != cudaSuccess)
+    if ((err = mc::allow_smem(k_solve<T>, sm3)) != cudaSuccess ||
+        (err = mc::allow_smem(k_orth<T>, sm4)) != cudaSuccess)
         return err;
     auto solve = [&](int mode, int iters) {
         for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
@@ -1056,18 +1056,17 @@ cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q
     int dev = 0;
     cudaError_t err = cudaGetDevice(&dev);
     if (err != cudaSuccess) return err;
-    const size_t limit = mc::jacobi::smem_limit(dev);
+    const size_t limit = mc::max_dyn_smem(dev);
     auto mark = [&](int i) {
         if (marks) cudaEventRecord(marks[i], stream);
     };
 
     /* K1 */
     const Tri1 t1 = tri_config<T>(n, limit, k1_threads);
-    if ((err = mc::jacobi::allow_smem(k_tridiag<T>, t1.smem)) != cudaSuccess) return err;
+    if ((err = mc::allow_smem(k_tridiag<T>, t1.smem)) != cudaSuccess) return err;
     if ((err = mc::launch_dependent(k_tridiag<T>, dim3((unsigned)batch), dim3(t1.threads), t1.smem, stream, a, sb, sr,
                                     sc, ws, n, t1.msw)) != cudaSuccess)
         return err;
-    if ((err = cudaGetLastError()) != cudaSuccess) return err;
     mark(0);
 
     /* K2 */

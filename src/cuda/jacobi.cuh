@@ -1,14 +1,11 @@
 /* Device helpers shared by the CUDA eigh and svd kernels: precision traits, warp/block
  * reductions for float and double, power-of-two scaling, the load-check-scale prologue of the
  * one-block-per-matrix kernels, the GF(2^m) pairing helpers of the register-resident eigh kernel
- * (eigh_warp.cuh), and the dynamic shared memory limit. */
+ * (eigh_warp.cuh). */
 #ifndef MC_CUDA_JACOBI_CUH
 #define MC_CUDA_JACOBI_CUH
 
 #include <cfloat>
-#include <map>
-#include <mutex>
-#include <utility>
 
 #include "../core/jacobi.h"
 #include "common.cuh"
@@ -129,35 +126,7 @@ template <typename T> struct alignas(2 * sizeof(T)) Rot {
     T c, s;
 };
 
-/* Largest dynamic shared memory a block may use on the device (opt-in limit). */
-inline size_t smem_limit(int device) {
-    int v = 0;
-    if (cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess || v <= 0)
-        v = 48 * 1024;
-    return (size_t)v;
-}
-
 __host__ __device__ inline size_t align16(size_t x) { return (x + 15) / 16 * 16; }
-
-/* Lets kernel launch with dyn bytes of dynamic shared memory. Past the 48 KB default the opt-in
- * attribute must be set, and that default also counts the kernel's static shared memory (a few
- * hundred bytes in ours), so the test leaves 4 KB for it: eigh_tridiag's K3 at fp32 n = 112 asked
- * for 48944 dynamic bytes, under 48 KB, and failed to launch with its 384 static bytes. */
-template <typename K> inline cudaError_t allow_smem(K *kernel, size_t dyn) {
-    if (dyn + 4096 <= 48 * 1024) return cudaSuccess;
-    /* the attribute is per kernel and device: set once per size it has to grow to, not per call */
-    int dev = 0;
-    cudaError_t e = cudaGetDevice(&dev);
-    if (e != cudaSuccess) return e;
-    static std::mutex mu;
-    static std::map<std::pair<const void *, int>, size_t> set;
-    const std::lock_guard<std::mutex> lock(mu);
-    size_t &have = set[{reinterpret_cast<const void *>(kernel), dev}];
-    if (have >= dyn) return cudaSuccess;
-    e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)dyn);
-    if (e == cudaSuccess) have = dyn;
-    return e;
-}
 
 } // namespace jacobi
 } // namespace mc

@@ -295,14 +295,14 @@ mc_status launch_factor(const mc_dense_args *a, const T *A, C *W, int32_t *piv) 
     }
     const int threads = n <= 32 ? 32 : (n + 31) / 32 * 32;
     const size_t square = (size_t)lu_smem_elems<C>(n, true) * sizeof(C);
-    if (square <= (size_t)max_smem(a->device) / 2) {
-        mc_status st = allow_smem(lu_blocked_kernel<T, C, true>, square, "lu");
-        if (st) return st;
+    if (square <= (size_t)mc::max_dyn_smem(a->device) / 2) {
+        if (const cudaError_t e = mc::allow_smem(lu_blocked_kernel<T, C, true>, square))
+            return mc::launch_status(e, "lu: shared memory opt-in");
         lu_blocked_kernel<T, C, true><<<(unsigned)a->batch, threads, square, s>>>(A, W, piv, a->info, n);
     } else {
         const size_t bytes = (size_t)lu_smem_elems<C>(n, false) * sizeof(C);
-        mc_status st = allow_smem(lu_blocked_kernel<T, C, false>, bytes, "lu");
-        if (st) return st;
+        if (const cudaError_t e = mc::allow_smem(lu_blocked_kernel<T, C, false>, bytes))
+            return mc::launch_status(e, "lu: shared memory opt-in");
         lu_blocked_kernel<T, C, false><<<(unsigned)a->batch, threads, bytes, s>>>(A, W, piv, a->info, n);
     }
     return mc::check_launch("lu");

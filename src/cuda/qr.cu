@@ -113,7 +113,7 @@ template <typename T> size_t smem_bytes(const mc_dense_args *a) {
     return (size_t)(odd_ld(a->m) * (a->n + a->kq) + k) * sizeof(T);
 }
 template <typename T> bool fits_smem(const mc_dense_args *a) {
-    return smem_bytes<T>(a) + 1024 <= (size_t)max_smem(a->device); /* 1 KiB for static shared */
+    return smem_bytes<T>(a) + 1024 <= (size_t)mc::max_dyn_smem(a->device); /* 1 KiB for static shared */
 }
 template <typename T> size_t ws_bytes(const mc_dense_args *a) {
     if (fits_smem<T>(a)) return 0;
@@ -128,8 +128,8 @@ template <typename T> mc_status launch(const mc_dense_args *a) {
     const int64_t cols = a->n > a->kq ? a->n : a->kq;
     if (fits_smem<T>(a)) {
         const size_t bytes = smem_bytes<T>(a);
-        mc_status st = allow_smem(qr_kernel<T, true>, bytes, "qr");
-        if (st) return st;
+        if (const cudaError_t e = mc::allow_smem(qr_kernel<T, true>, bytes))
+            return mc::launch_status(e, "qr: shared memory opt-in");
         qr_kernel<T, true><<<(unsigned)a->batch, block_threads(cols, 16), bytes, s>>>(
             A, Q, R, nullptr, (int)a->m, (int)a->n, (int)a->kq, (int)a->kr);
     } else {

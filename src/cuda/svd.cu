@@ -39,7 +39,7 @@ template <typename T> Layout layout(int64_t m, int64_t n, int device) {
     const int64_t h = (n + 1) / 2;
     L.small = mc::jacobi::align16((n + 64) * sizeof(T)) + mc::jacobi::align16(2 * n * sizeof(int) + 64);
     L.mats = (size_t)(m * n + n * n) * sizeof(T);
-    L.in_smem = L.small + L.mats <= mc::jacobi::smem_limit(device);
+    L.in_smem = L.small + L.mats <= mc::max_dyn_smem(device);
     int warps = 1;
     while (warps < 16 && warps < h) warps *= 2;
     L.threads = 32 * warps;
@@ -257,9 +257,8 @@ template <typename T> mc_status launch(const mc_svd_args *x) {
             "svd (bidiagonalization)");
     const Layout L = layout<T>(x->m, x->n, x->device);
     const size_t smem = L.small + (L.in_smem ? L.mats : 0);
-    if (smem > 48 * 1024 &&
-        cudaFuncSetAttribute(svd_jacobi<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess)
-        return mc::check_launch("svd: shared memory configuration");
+    if (const cudaError_t e = mc::allow_smem(svd_jacobi<T>, smem))
+        return mc::launch_status(e, "svd: shared memory configuration");
     T *hws = static_cast<T *>(x->workspace);
     T *gws = L.in_smem ? nullptr : reinterpret_cast<T *>(static_cast<char *>(x->workspace) + hws_bytes<T>(x));
     svd_jacobi<T><<<(unsigned)x->batch, L.threads, smem, s>>>(

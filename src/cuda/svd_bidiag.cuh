@@ -69,7 +69,7 @@ template <typename T> constexpr size_t bidiag_smem(int64_t m) { return (2 * (siz
 
 /* Whether launch takes an m x n problem (any ucols) on device. */
 template <typename T> inline bool supported(int64_t m, int64_t n, int device) {
-    return n >= 1 && n <= kMaxN && m >= n && m <= kMaxM && bidiag_smem<T>(m) <= mc::jacobi::smem_limit(device);
+    return n >= 1 && n <= kMaxN && m >= n && m <= kMaxM && bidiag_smem<T>(m) <= mc::max_dyn_smem(device);
 }
 
 /* Workspace of a chunk of matrices: the eigh_tridiag workspace of order 2n (ge; its A and tau are
@@ -462,7 +462,7 @@ cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *u, T *s
     cudaError_t err = cudaGetDevice(&dev);
     if (err != cudaSuccess) return err;
     if (!supported<T>(m, n, dev)) return cudaErrorInvalidValue;
-    const size_t limit = mc::jacobi::smem_limit(dev);
+    const size_t limit = mc::max_dyn_smem(dev);
     const int64_t chunk = chunk_of<T>(m, n, ucols, batch, budget);
     Ws<T> ws;
     carve<T>(workspace, m, n, ucols, chunk, &ws);
@@ -471,7 +471,7 @@ cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *u, T *s
     };
     const int N2 = 2 * n;
     const size_t sm1 = bidiag_smem<T>(m), sm5 = k5_smem<T>(n);
-    using mc::jacobi::allow_smem;
+    using mc::allow_smem;
     if ((err = allow_smem(k_bidiag<T>, sm1)) != cudaSuccess || (err = allow_smem(k_split<T>, sm5)) != cudaSuccess)
         return err;
     for (int64_t b0 = 0; b0 < batch; b0 += chunk) {
