@@ -52,11 +52,12 @@
  *     again, only in the matrices that had one). Returns at once for matrices without clusters
  *     (the common case for random matrices; a pair with gap below 1e-3 ||T|| costs two short
  *     steps).
- *  K4 k_back, grid (n / (4 C), B), 4 warps, each owning C columns of Z in registers (rows
- *     lane + 32 r, r < R = n/32 rounded up to 4, 8, 16, 32): Q = H_0 (H_1 (... (H_{n-3} Z))), one
- *     reflector at a time (dot of v with each column: warp shuffles; rows above the reflector
- *     skipped), no block barrier; column j is stored to q's column rank[j] (NaN for a bad matrix).
- *     Cost: ~n^3 multiply-adds per matrix spread over n / C warps; v read from L2/L1.
+ *  K4 k_back, grid (n L / 128, B), 128 threads: each column of Z held in registers by L lanes (R =
+ *     64 (float) / 32 (double) rows each, L = n / R rounded up to a power of two): Q = H_0 (H_1 (...
+ *     (H_{n-3} Z))), one reflector at a time (a dot over the thread's rows, L-lane shuffle sum, the
+ *     update), the reflectors staged in shared memory 2-16 at a time by cp.async (double-buffered,
+ *     zero-filled above the reflector); column j is stored to q's column rank[j] (NaN for a bad
+ *     matrix). Cost: ~n^3 multiply-adds per matrix.
  * Idea credits: LAPACK dsytd2 (reduction), dstebz/dlaebz (bisection, pivmin), dstein/dlagtf/
  * dlagts (inverse iteration with clusters), dormtr (back-transformation); the code is our own. */
 #ifndef MC_CUDA_EIGH_TRIDIAG_CUH
@@ -75,7 +76,7 @@ constexpr int kMaxN = 1024;
 constexpr int kThreadsTri = 1024; /* K1 */
 constexpr int kThreadsBis = 128;  /* K2 */
 constexpr int kThreadsOrth = 512; /* K3b */
-constexpr int kWarpsBack = 4;     /* K4 */
+constexpr int kThreadsBack = 128; /* K4 */
 constexpr int kSolveIters = 2;    /* K3 solves from the random start */
 constexpr int kClusterRounds = 2; /* (solve, orthogonalize) rounds for cluster members after the first GS */
 constexpr int kMaxChunk = 32;     /* K3 threads per block */
@@ -182,30 +183,24 @@ template <typename T>
 __host__ __device__ inline void tri_solve(const T *d, const T *e, int lo, int s, T lam, T pert, T *x, T *u1, T *u2,
                                           unsigned char *pv, int P) {
     T p = d[lo] - lam, q = e[lo], bb = x[0];
+    /* Branch-free (the lanes of a warp pivot differently) and one division per step: the
+     * multiplier is taken times the reciprocal pivot that U keeps anyway. */
     for (int k = 0; k + 1 < s; ++k) {
         const T ek = e[lo + k], an = d[lo + k + 1] - lam;
         const T en = k + 2 < s ? e[lo + k + 1] : (T)0, xn = x[(k + 1) * P];
-        if (absv(p) >= absv(ek)) { /* no interchange: row k of U is (p, q, 0) */
-            T pp = p;
-            if (absv(pp) < pert) pp = pp < 0 ? -pert : pert;
-            const T mult = ek / pp;
-            u1[k * P] = (T)1 / pp;
-            u2[k * P] = q;
-            pv[k * P] = 0;
-            x[k * P] = bb;
-            p = an - mult * q;
-            q = en;
-            bb = xn - mult * bb;
-        } else { /* interchange: row k of U is (ek, an, en) */
-            const T mult = p / ek;
-            u1[k * P] = (T)1 / ek;
-            u2[k * P] = an;
-            pv[k * P] = 1;
-            x[k * P] = xn;
-            p = q - mult * an;
-            q = -mult * en;
-            bb = bb - mult * xn;
-        }
+        const bool sw = !(absv(p) >= absv(ek)); /* interchange: row k of U is (ek, an, en), else (p, q, 0) */
+        T pp = p;
+        if (absv(pp) < pert) pp = pp < 0 ? -pert : pert;
+        const T rpiv = (T)1 / (sw ? ek : pp);
+        const T mult = (sw ? p : ek) * rpiv;
+        u1[k * P] = rpiv;
+        u2[k * P] = sw ? an : q;
+        pv[k * P] = sw;
+        x[k * P] = sw ? xn : bb;
+        const T pn = sw ? q - mult * an : an - mult * q;
+        q = sw ? -mult * en : en;
+        bb = sw ? bb - mult * xn : xn - mult * bb;
+        p = pn;
     }
     if (absv(p) < pert) p = p < 0 ? -pert : pert;
     T x1 = bb / p, x2 = 0; /* x_{k+1}, x_{k+2} */
@@ -876,76 +871,155 @@ __global__ void __launch_bounds__(kThreadsOrth) k_orth(Ws<T> ws, T *__restrict__
 
 /* ---- K4: back-transformation Q = H_0 ... H_{n-3} Z and the output ---- */
 
-/* grid (ceil(n / (kWarpsBack C)), batch chunk), 32 kWarpsBack threads; R * 32 >= n; dynamic shared
- * memory n (T + int). */
-template <typename T, int R, int C>
-__global__ void __launch_bounds__(32 * kWarpsBack) k_back(Ws<T> ws, T *__restrict__ q, int n, int64_t b0) {
+/* K4's thread layout: a column of Z is held by L lanes (a power of two, the smallest with L R >= n),
+ * lane p of the group owning rows 4 (L r + p) + u, r < R / 4, u < 4 (four-row chunks dealt round
+ * robin, so the rows below reflector k, the only ones it touches, are spread evenly). */
+template <typename T> constexpr int back_rows() { return sizeof(T) == 4 ? 64 : 32; }
+inline int back_lanes(int n, int R) {
+    int L = 1;
+    while (L * R < n) L *= 2;
+    return L;
+}
+/* reflectors per staging buffer: two buffers of nb rows of np = n rounded up to 4 in <= 32 KB */
+template <typename T> __host__ __device__ inline int back_chunk(int np) {
+    const int nb = (int)(32768 / (2 * sizeof(T) * (size_t)np));
+    return nb < 2 ? 2 : (nb > 16 ? 16 : nb);
+}
+template <typename T> inline size_t back_smem(int n) {
+    const int np = (n + 3) & ~3;
+    return (size_t)n * (sizeof(T) + sizeof(int)) + 2 * (size_t)back_chunk<T>(np) * np * sizeof(T);
+}
+
+/* Four consecutive T from 16-byte aligned shared memory. */
+__device__ __forceinline__ void lds4(const float *p, float &a, float &b, float &c, float &d) {
+    const float4 v = *reinterpret_cast<const float4 *>(p);
+    a = v.x, b = v.y, c = v.z, d = v.w;
+}
+__device__ __forceinline__ void lds4(const double *p, double &a, double &b, double &c, double &d) {
+    const double2 v = reinterpret_cast<const double2 *>(p)[0], w = reinterpret_cast<const double2 *>(p)[1];
+    a = v.x, b = v.y, c = w.x, d = w.y;
+}
+
+/* global -> shared copy of one T without registers (cp.async, sm_80+), zero-filled when !valid
+ * (src is then not read). */
+template <typename T> __device__ __forceinline__ void cp_async_or_zero(T *dst, const T *src, bool valid) {
+    const unsigned s = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(s), "l"(src), "n"(sizeof(T)),
+                 "r"(valid ? (int)sizeof(T) : 0)
+                 : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+__device__ __forceinline__ void cp_async_wait_prev() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
+
+/* grid (ceil(n L / kThreadsBack), batch chunk), kThreadsBack threads, L = back_lanes(n, R);
+ * dynamic shared memory back_smem<T>(n). Each thread keeps its R entries of one column of Z in
+ * registers and applies the reflectors k = n-3 .. 0 in turn: dot of v_k with its rows, summed over
+ * the L lanes by shuffles, then the update; v_k comes from shared memory, where the block stages
+ * nb reflectors at a time (cp.async, double-buffered, zeros at rows <= k so the arithmetic needs
+ * no masks; four-row chunks wholly above the reflector are skipped). Column j goes to q's column
+ * rank[j] (NaN for a bad matrix). (The kernel this replaced held 32 lanes per column, so every dot
+ * took a 5-step shuffle tree: H100 fp32 100 x 256, 0.98 ms.) */
+template <typename T, int R, int L>
+__global__ void __launch_bounds__(kThreadsBack) k_back(Ws<T> ws, T *__restrict__ q, int n, int64_t b0) {
     mc::pdl_wait();
     mc::pdl_trigger();
     extern __shared__ __align__(16) unsigned char smem[];
-    T *tau = reinterpret_cast<T *>(smem);
+    const int np = (n + 3) & ~3, nb = back_chunk<T>(np);
+    T *vs = reinterpret_cast<T *>(smem); /* 2 nb rows of np, 16-byte aligned */
+    T *tau = vs + 2 * (size_t)nb * np;
     int *rk = reinterpret_cast<int *>(tau + n);
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int tid = threadIdx.x, p = tid & (L - 1);
     const int64_t b = b0 + blockIdx.y;
-    for (int i = tid; i < n; i += blockDim.x) {
+    const int j = (blockIdx.x * kThreadsBack + tid) / L; /* >= n: computes zeros, stores nothing */
+    T *qb = q + b * (int64_t)n * n;
+    if (ws.flag[2 * b]) { /* block-uniform: NaN input */
+        if (j < n)
+            for (int i = p; i < n; i += L) qb[(int64_t)i * n + j] = (T)NAN;
+        return;
+    }
+    for (int i = tid; i < n; i += kThreadsBack) {
         tau[i] = ws.tau[b * n + i];
         rk[i] = ws.rank[b * n + i];
     }
-    const int bad = ws.flag[2 * b];
-    __syncthreads();
-    const int j0 = (blockIdx.x * kWarpsBack + warp) * C;
-    T *qb = q + b * (int64_t)n * n;
-    if (bad) {
-        for (int c = 0; c < C; ++c)
-            if (j0 + c < n)
-                for (int i = lane; i < n; i += 32) qb[(int64_t)i * n + j0 + c] = (T)NAN;
-        return;
-    }
-    const T *Zb = ws.Z + b * (int64_t)n * n, *A = ws.A + b * (int64_t)n * n;
-    T z[R][C];
-#pragma unroll
-    for (int r = 0; r < R; ++r)
-#pragma unroll
-        for (int c = 0; c < C; ++c) {
-            const int i = lane + 32 * r, j = j0 + c;
-            z[r][c] = (i < n && j < n) ? Zb[(int64_t)j * n + i] : (T)0;
+    const T *A = ws.A + b * (int64_t)n * n;
+    /* reflectors k_hi, k_hi - 1, ... (nb of them, those >= 0) into buffer buf, row kk = k_hi - k */
+    auto stage = [&](int buf, int k_hi) {
+        T *dst = vs + (size_t)buf * nb * np;
+        for (int idx = tid; idx < nb * np; idx += kThreadsBack) {
+            const int kk = idx / np, i = idx - kk * np, k = k_hi - kk;
+            const bool valid = k >= 0 && i > k && i < n;
+            cp_async_or_zero(dst + idx, valid ? A + (int64_t)k * n + i : A, valid);
         }
-    for (int k = n - 3; k >= 0; --k) {
-        const T tk = tau[k];
-        if (tk == 0) continue; /* uniform */
-        const T *vk = A + (int64_t)k * n;
-        T vr[R], dot[C];
+    };
+    const int nref = n - 2; /* reflectors 0 .. n-3 */
+    const int nchunks = nref > 0 ? (nref + nb - 1) / nb : 0;
+    if (nchunks > 0) stage(0, n - 3);
+    cp_async_commit();
+
+    T z[R];
+    {
+        const T *zc = ws.Z + (int64_t)(j < n ? j : 0) * n;
 #pragma unroll
-        for (int c = 0; c < C; ++c) dot[c] = 0;
+        for (int r = 0; r < R / 4; ++r)
 #pragma unroll
-        for (int r = 0; r < R; ++r) {
-            vr[r] = 0;
-            if (32 * r + 31 > k && 32 * r < n) { /* warp-uniform: rows k+1.. only */
-                const int i = lane + 32 * r;
-                vr[r] = (i > k && i < n) ? vk[i] : (T)0;
+            for (int u = 0; u < 4; ++u) {
+                const int i = 4 * (L * r + p) + u;
+                z[4 * r + u] = (j < n && i < n) ? zc[i] : (T)0;
+            }
+    }
+    for (int c = 0; c < nchunks; ++c) {
+        const int k_hi = n - 3 - c * nb;
+        if (c + 1 < nchunks) stage((c + 1) & 1, k_hi - nb);
+        cp_async_commit();
+        cp_async_wait_prev(); /* chunk c has landed (this thread's copies) */
+        __syncthreads();      /* ... and everyone's */
+        const T *vbuf = vs + (size_t)(c & 1) * nb * np;
+        const int kk_end = k_hi + 1 < nb ? k_hi + 1 : nb;
+        for (int kk = 0; kk < kk_end; ++kk) {
+            const int k = k_hi - kk;
+            const T tk = tau[k];
+            if (tk == 0) continue; /* block-uniform */
+            const T *v = vbuf + (size_t)kk * np + 4 * p; /* chunk r at v + 4 L r */
+            const int lo = k - 3 - 4 * p, hi = np - 4 * p; /* chunk r active iff lo < 4 L r < hi */
+            T a0 = 0, a1 = 0, a2 = 0, a3 = 0;
 #pragma unroll
-                for (int c = 0; c < C; ++c) dot[c] += vr[r] * z[r][c];
+            for (int r = 0; r < R / 4; ++r) {
+                if (4 * L * r > lo && 4 * L * r < hi) {
+                    T v0, v1, v2, v3;
+                    lds4(v + 4 * L * r, v0, v1, v2, v3);
+                    a0 += v0 * z[4 * r];
+                    a1 += v1 * z[4 * r + 1];
+                    a2 += v2 * z[4 * r + 2];
+                    a3 += v3 * z[4 * r + 3];
+                }
+            }
+            T dot = (a0 + a1) + (a2 + a3);
+#pragma unroll
+            for (int o = 1; o < L; o <<= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+            dot *= tk;
+#pragma unroll
+            for (int r = 0; r < R / 4; ++r) {
+                if (4 * L * r > lo && 4 * L * r < hi) {
+                    T v0, v1, v2, v3;
+                    lds4(v + 4 * L * r, v0, v1, v2, v3);
+                    z[4 * r] -= dot * v0;
+                    z[4 * r + 1] -= dot * v1;
+                    z[4 * r + 2] -= dot * v2;
+                    z[4 * r + 3] -= dot * v3;
+                }
             }
         }
-#pragma unroll
-        for (int c = 0; c < C; ++c) dot[c] = tk * mc::jacobi::warp_sum(dot[c]);
-#pragma unroll
-        for (int r = 0; r < R; ++r)
-            if (32 * r + 31 > k && 32 * r < n)
-#pragma unroll
-                for (int c = 0; c < C; ++c) z[r][c] -= dot[c] * vr[r];
+        __syncthreads(); /* buffer c & 1 is restaged in iteration c + 1 */
     }
+    if (j < n) {
+        const int col = rk[j];
 #pragma unroll
-    for (int c = 0; c < C; ++c) {
-        const int j = j0 + c;
-        if (j < n) {
-            const int col = rk[j];
+        for (int r = 0; r < R / 4; ++r)
 #pragma unroll
-            for (int r = 0; r < R; ++r) {
-                const int i = lane + 32 * r;
-                if (i < n) qb[(int64_t)i * n + col] = z[r][c];
+            for (int u = 0; u < 4; ++u) {
+                const int i = 4 * (L * r + p) + u;
+                if (i < n) qb[(int64_t)i * n + col] = z[4 * r + u];
             }
-        }
     }
 }
 
@@ -959,22 +1033,29 @@ template <typename T> size_t workspace_bytes(int n, int64_t batch) {
 
 template <typename T> constexpr int max_n() { return kMaxN; }
 
-template <typename T, int R, int C>
-cudaError_t launch_back(const Ws<T> &ws, T *q, int n, int64_t batch, cudaStream_t stream) {
-    const size_t smem = (size_t)n * (sizeof(T) + sizeof(int));
-    const int per = kWarpsBack * C;
+template <typename T, int L> cudaError_t launch_back_l(const Ws<T> &ws, T *q, int n, int64_t batch, cudaStream_t stream) {
+    constexpr int R = back_rows<T>();
+    const size_t smem = back_smem<T>(n);
+    cudaError_t e = mc::allow_smem(k_back<T, R, L>, smem);
+    if (e != cudaSuccess) return e;
+    const unsigned gx = (unsigned)(((int64_t)n * L + kThreadsBack - 1) / kThreadsBack);
     for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
         const unsigned nb = (unsigned)(batch - b0 < 65535 ? batch - b0 : 65535);
-        const cudaError_t e = mc::launch_dependent(k_back<T, R, C>, dim3((unsigned)((n + per - 1) / per), nb),
-                                                   dim3(32 * kWarpsBack), smem, stream, ws, q, n, b0);
+        e = mc::launch_dependent(k_back<T, R, L>, dim3(gx, nb), dim3(kThreadsBack), smem, stream, ws, q, n, b0);
         if (e != cudaSuccess) return e;
     }
     return cudaGetLastError();
 }
-
-/* Columns per warp of K4 (registers: R C + R values of T per thread). */
-template <typename T, int R> constexpr int back_cols() {
-    return sizeof(T) == 4 ? (R <= 16 ? 4 : 2) : (R <= 8 ? 4 : (R <= 16 ? 2 : 1));
+template <typename T> cudaError_t launch_back(const Ws<T> &ws, T *q, int n, int64_t batch, cudaStream_t stream) {
+    switch (back_lanes(n, back_rows<T>())) { /* n <= kMaxN = 1024: L <= 16 (float), 32 (double) */
+    case 1: return launch_back_l<T, 1>(ws, q, n, batch, stream);
+    case 2: return launch_back_l<T, 2>(ws, q, n, batch, stream);
+    case 4: return launch_back_l<T, 4>(ws, q, n, batch, stream);
+    case 8: return launch_back_l<T, 8>(ws, q, n, batch, stream);
+    case 16: return launch_back_l<T, 16>(ws, q, n, batch, stream);
+    case 32: return launch_back_l<T, 32>(ws, q, n, batch, stream);
+    default: return cudaErrorInvalidValue;
+    }
 }
 
 /* K3 and K3b on ws (order n; batch matrices): inverse iteration for every vector, then the cluster
@@ -1079,11 +1160,7 @@ cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q
     mark(3);
 
     /* K4 */
-    if (n <= 128) err = launch_back<T, 4, back_cols<T, 4>()>(ws, q, n, batch, stream);
-    else if (n <= 256) err = launch_back<T, 8, back_cols<T, 8>()>(ws, q, n, batch, stream);
-    else if (n <= 512) err = launch_back<T, 16, back_cols<T, 16>()>(ws, q, n, batch, stream);
-    else err = launch_back<T, 32, back_cols<T, 32>()>(ws, q, n, batch, stream);
-    if (err != cudaSuccess) return err;
+    if ((err = launch_back<T>(ws, q, n, batch, stream)) != cudaSuccess) return err;
     mark(4);
     return cudaGetLastError();
 }
