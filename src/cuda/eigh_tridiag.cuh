@@ -871,14 +871,23 @@ __global__ void __launch_bounds__(kThreadsOrth) k_orth(Ws<T> ws, T *__restrict__
 
 /* ---- K4: back-transformation Q = H_0 ... H_{n-3} Z and the output ---- */
 
-/* K4's thread layout: a column of Z is held by L lanes (a power of two, the smallest with L R >= n),
- * lane p of the group owning rows 4 (L r + p) + u, r < R / 4, u < 4 (four-row chunks dealt round
- * robin, so the rows below reflector k, the only ones it touches, are spread evenly). */
-template <typename T> constexpr int back_rows() { return sizeof(T) == 4 ? 64 : 32; }
-inline int back_lanes(int n, int R) {
-    int L = 1;
-    while (L * R < n) L *= 2;
-    return L;
+/* K4's thread layout: each thread holds C columns of Z (register blocking: every v value loaded
+ * from shared memory serves C columns) at R rows; L lanes (a power of two) share a column group,
+ * lane p owning rows 4 (L r + p) + u, r < R / 4, u < 4 (four-row chunks dealt round robin, so the
+ * rows below reflector k, the only ones it touches, are spread evenly). R C = 64 (float) / 32
+ * (double) values per thread; L = n / R rounded up to a power of two, at most 32. */
+struct BackShape {
+    int R, C, L;
+};
+template <typename T> inline BackShape back_shape(int n) {
+    BackShape s;
+    const int rc = sizeof(T) == 4 ? 64 : 32;
+    s.R = rc / 4; /* C = 4 while L <= 32 allows */
+    while (s.R * 32 < n) s.R *= 2;
+    s.C = rc / s.R;
+    s.L = 1;
+    while (s.L * s.R < n) s.L *= 2;
+    return s;
 }
 /* reflectors per staging buffer: two buffers of nb rows of np = n rounded up to 4 in <= 32 KB */
 template <typename T> __host__ __device__ inline int back_chunk(int np) {
@@ -891,13 +900,13 @@ template <typename T> inline size_t back_smem(int n) {
 }
 
 /* Four consecutive T from 16-byte aligned shared memory. */
-__device__ __forceinline__ void lds4(const float *p, float &a, float &b, float &c, float &d) {
-    const float4 v = *reinterpret_cast<const float4 *>(p);
-    a = v.x, b = v.y, c = v.z, d = v.w;
+__device__ __forceinline__ void lds4(const float *p, float *v) {
+    const float4 a = *reinterpret_cast<const float4 *>(p);
+    v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w;
 }
-__device__ __forceinline__ void lds4(const double *p, double &a, double &b, double &c, double &d) {
-    const double2 v = reinterpret_cast<const double2 *>(p)[0], w = reinterpret_cast<const double2 *>(p)[1];
-    a = v.x, b = v.y, c = w.x, d = w.y;
+__device__ __forceinline__ void lds4(const double *p, double *v) {
+    const double2 a = reinterpret_cast<const double2 *>(p)[0], b = reinterpret_cast<const double2 *>(p)[1];
+    v[0] = a.x, v[1] = a.y, v[2] = b.x, v[3] = b.y;
 }
 
 /* global -> shared copy of one T without registers (cp.async, sm_80+), zero-filled when !valid
@@ -911,15 +920,17 @@ template <typename T> __device__ __forceinline__ void cp_async_or_zero(T *dst, c
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 __device__ __forceinline__ void cp_async_wait_prev() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
 
-/* grid (ceil(n L / kThreadsBack), batch chunk), kThreadsBack threads, L = back_lanes(n, R);
- * dynamic shared memory back_smem<T>(n). Each thread keeps its R entries of one column of Z in
- * registers and applies the reflectors k = n-3 .. 0 in turn: dot of v_k with its rows, summed over
- * the L lanes by shuffles, then the update; v_k comes from shared memory, where the block stages
- * nb reflectors at a time (cp.async, double-buffered, zeros at rows <= k so the arithmetic needs
- * no masks; four-row chunks wholly above the reflector are skipped). Column j goes to q's column
- * rank[j] (NaN for a bad matrix). (The kernel this replaced held 32 lanes per column, so every dot
- * took a 5-step shuffle tree: H100 fp32 100 x 256, 0.98 ms.) */
-template <typename T, int R, int L>
+/* grid (ceil(n L / (kThreadsBack C)), batch chunk), kThreadsBack threads (BackShape R, C, L);
+ * dynamic shared memory back_smem<T>(n). Each thread keeps R rows of C columns of Z in registers
+ * and applies the reflectors k = n-3 .. 0 in turn: C dots of v_k with its rows, summed over the L
+ * lanes by shuffles, then the update (v_k's values kept in registers between the two); v_k comes
+ * from shared memory, where the block stages nb reflectors at a time (cp.async, double-buffered,
+ * zeros at rows <= k so the arithmetic needs no masks; four-row chunks wholly above the reflector
+ * are skipped). Column j goes to q's column rank[j] (NaN for a bad matrix). (The kernel this
+ * replaced held 32 lanes per column, so every dot took a 5-step shuffle tree: H100 fp32 100 x
+ * 256, 0.98 ms; one column per thread, 64 rows, was bound by shared-memory loads, one per
+ * multiply-add: 0.53 ms.) */
+template <typename T, int R, int C, int L>
 __global__ void __launch_bounds__(kThreadsBack) k_back(Ws<T> ws, T *__restrict__ q, int n, int64_t b0) {
     mc::pdl_wait();
     mc::pdl_trigger();
@@ -930,11 +941,12 @@ __global__ void __launch_bounds__(kThreadsBack) k_back(Ws<T> ws, T *__restrict__
     int *rk = reinterpret_cast<int *>(tau + n);
     const int tid = threadIdx.x, p = tid & (L - 1);
     const int64_t b = b0 + blockIdx.y;
-    const int j = (blockIdx.x * kThreadsBack + tid) / L; /* >= n: computes zeros, stores nothing */
+    const int j0 = (blockIdx.x * kThreadsBack + tid) / L * C; /* columns j0 .. j0 + C - 1 (those < n) */
     T *qb = q + b * (int64_t)n * n;
     if (ws.flag[2 * b]) { /* block-uniform: NaN input */
-        if (j < n)
-            for (int i = p; i < n; i += L) qb[(int64_t)i * n + j] = (T)NAN;
+        for (int c = 0; c < C; ++c)
+            if (j0 + c < n)
+                for (int i = p; i < n; i += L) qb[(int64_t)i * n + j0 + c] = (T)NAN;
         return;
     }
     for (int i = tid; i < n; i += kThreadsBack) {
@@ -956,24 +968,26 @@ __global__ void __launch_bounds__(kThreadsBack) k_back(Ws<T> ws, T *__restrict__
     if (nchunks > 0) stage(0, n - 3);
     cp_async_commit();
 
-    T z[R];
-    {
-        const T *zc = ws.Z + (int64_t)(j < n ? j : 0) * n;
+    T z[C][R];
+#pragma unroll
+    for (int c = 0; c < C; ++c) {
+        const int j = j0 + c;
+        const T *zc = ws.Z + (b * n + (j < n ? j : 0)) * (int64_t)n;
 #pragma unroll
         for (int r = 0; r < R / 4; ++r)
 #pragma unroll
             for (int u = 0; u < 4; ++u) {
                 const int i = 4 * (L * r + p) + u;
-                z[4 * r + u] = (j < n && i < n) ? zc[i] : (T)0;
+                z[c][4 * r + u] = (j < n && i < n) ? zc[i] : (T)0;
             }
     }
-    for (int c = 0; c < nchunks; ++c) {
-        const int k_hi = n - 3 - c * nb;
-        if (c + 1 < nchunks) stage((c + 1) & 1, k_hi - nb);
+    for (int ch = 0; ch < nchunks; ++ch) {
+        const int k_hi = n - 3 - ch * nb;
+        if (ch + 1 < nchunks) stage((ch + 1) & 1, k_hi - nb);
         cp_async_commit();
-        cp_async_wait_prev(); /* chunk c has landed (this thread's copies) */
+        cp_async_wait_prev(); /* chunk ch has landed (this thread's copies) */
         __syncthreads();      /* ... and everyone's */
-        const T *vbuf = vs + (size_t)(c & 1) * nb * np;
+        const T *vbuf = vs + (size_t)(ch & 1) * nb * np;
         const int kk_end = k_hi + 1 < nb ? k_hi + 1 : nb;
         for (int kk = 0; kk < kk_end; ++kk) {
             const int k = k_hi - kk;
@@ -981,45 +995,50 @@ __global__ void __launch_bounds__(kThreadsBack) k_back(Ws<T> ws, T *__restrict__
             if (tk == 0) continue; /* block-uniform */
             const T *v = vbuf + (size_t)kk * np + 4 * p; /* chunk r at v + 4 L r */
             const int lo = k - 3 - 4 * p, hi = np - 4 * p; /* chunk r active iff lo < 4 L r < hi */
-            T a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+            T vr[R], dot[C];
+#pragma unroll
+            for (int c = 0; c < C; ++c) dot[c] = 0;
 #pragma unroll
             for (int r = 0; r < R / 4; ++r) {
                 if (4 * L * r > lo && 4 * L * r < hi) {
-                    T v0, v1, v2, v3;
-                    lds4(v + 4 * L * r, v0, v1, v2, v3);
-                    a0 += v0 * z[4 * r];
-                    a1 += v1 * z[4 * r + 1];
-                    a2 += v2 * z[4 * r + 2];
-                    a3 += v3 * z[4 * r + 3];
+                    lds4(v + 4 * L * r, vr + 4 * r);
+#pragma unroll
+                    for (int c = 0; c < C; ++c)
+                        dot[c] += (vr[4 * r] * z[c][4 * r] + vr[4 * r + 1] * z[c][4 * r + 1]) +
+                                  (vr[4 * r + 2] * z[c][4 * r + 2] + vr[4 * r + 3] * z[c][4 * r + 3]);
                 }
             }
-            T dot = (a0 + a1) + (a2 + a3);
 #pragma unroll
-            for (int o = 1; o < L; o <<= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
-            dot *= tk;
+            for (int c = 0; c < C; ++c) {
+#pragma unroll
+                for (int o = 1; o < L; o <<= 1) dot[c] += __shfl_xor_sync(0xffffffffu, dot[c], o);
+                dot[c] *= tk;
+            }
 #pragma unroll
             for (int r = 0; r < R / 4; ++r) {
                 if (4 * L * r > lo && 4 * L * r < hi) {
-                    T v0, v1, v2, v3;
-                    lds4(v + 4 * L * r, v0, v1, v2, v3);
-                    z[4 * r] -= dot * v0;
-                    z[4 * r + 1] -= dot * v1;
-                    z[4 * r + 2] -= dot * v2;
-                    z[4 * r + 3] -= dot * v3;
+#pragma unroll
+                    for (int c = 0; c < C; ++c)
+#pragma unroll
+                        for (int u = 0; u < 4; ++u) z[c][4 * r + u] -= dot[c] * vr[4 * r + u];
                 }
             }
         }
-        __syncthreads(); /* buffer c & 1 is restaged in iteration c + 1 */
+        __syncthreads(); /* buffer ch & 1 is restaged in iteration ch + 1 */
     }
-    if (j < n) {
-        const int col = rk[j];
 #pragma unroll
-        for (int r = 0; r < R / 4; ++r)
+    for (int c = 0; c < C; ++c) {
+        const int j = j0 + c;
+        if (j < n) {
+            const int col = rk[j];
 #pragma unroll
-            for (int u = 0; u < 4; ++u) {
-                const int i = 4 * (L * r + p) + u;
-                if (i < n) qb[(int64_t)i * n + col] = z[4 * r + u];
-            }
+            for (int r = 0; r < R / 4; ++r)
+#pragma unroll
+                for (int u = 0; u < 4; ++u) {
+                    const int i = 4 * (L * r + p) + u;
+                    if (i < n) qb[(int64_t)i * n + col] = z[c][4 * r + u];
+                }
+        }
     }
 }
 
@@ -1033,29 +1052,40 @@ template <typename T> size_t workspace_bytes(int n, int64_t batch) {
 
 template <typename T> constexpr int max_n() { return kMaxN; }
 
-template <typename T, int L> cudaError_t launch_back_l(const Ws<T> &ws, T *q, int n, int64_t batch, cudaStream_t stream) {
-    constexpr int R = back_rows<T>();
+template <typename T, int R, int C, int L>
+cudaError_t launch_back_rcl(const Ws<T> &ws, T *q, int n, int64_t batch, cudaStream_t stream) {
     const size_t smem = back_smem<T>(n);
-    cudaError_t e = mc::allow_smem(k_back<T, R, L>, smem);
+    cudaError_t e = mc::allow_smem(k_back<T, R, C, L>, smem);
     if (e != cudaSuccess) return e;
-    const unsigned gx = (unsigned)(((int64_t)n * L + kThreadsBack - 1) / kThreadsBack);
+    const int64_t threads = (int64_t)(n + C - 1) / C * L;
+    const unsigned gx = (unsigned)((threads + kThreadsBack - 1) / kThreadsBack);
     for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
         const unsigned nb = (unsigned)(batch - b0 < 65535 ? batch - b0 : 65535);
-        e = mc::launch_dependent(k_back<T, R, L>, dim3(gx, nb), dim3(kThreadsBack), smem, stream, ws, q, n, b0);
+        e = mc::launch_dependent(k_back<T, R, C, L>, dim3(gx, nb), dim3(kThreadsBack), smem, stream, ws, q, n, b0);
         if (e != cudaSuccess) return e;
     }
     return cudaGetLastError();
 }
-template <typename T> cudaError_t launch_back(const Ws<T> &ws, T *q, int n, int64_t batch, cudaStream_t stream) {
-    switch (back_lanes(n, back_rows<T>())) { /* n <= kMaxN = 1024: L <= 16 (float), 32 (double) */
-    case 1: return launch_back_l<T, 1>(ws, q, n, batch, stream);
-    case 2: return launch_back_l<T, 2>(ws, q, n, batch, stream);
-    case 4: return launch_back_l<T, 4>(ws, q, n, batch, stream);
-    case 8: return launch_back_l<T, 8>(ws, q, n, batch, stream);
-    case 16: return launch_back_l<T, 16>(ws, q, n, batch, stream);
-    case 32: return launch_back_l<T, 32>(ws, q, n, batch, stream);
+template <typename T, int R, int C>
+cudaError_t launch_back_rc(const Ws<T> &ws, T *q, int n, int64_t batch, cudaStream_t stream, int L) {
+    switch (L) {
+    case 1: return launch_back_rcl<T, R, C, 1>(ws, q, n, batch, stream);
+    case 2: return launch_back_rcl<T, R, C, 2>(ws, q, n, batch, stream);
+    case 4: return launch_back_rcl<T, R, C, 4>(ws, q, n, batch, stream);
+    case 8: return launch_back_rcl<T, R, C, 8>(ws, q, n, batch, stream);
+    case 16: return launch_back_rcl<T, R, C, 16>(ws, q, n, batch, stream);
+    case 32: return launch_back_rcl<T, R, C, 32>(ws, q, n, batch, stream);
     default: return cudaErrorInvalidValue;
     }
+}
+template <typename T> cudaError_t launch_back(const Ws<T> &ws, T *q, int n, int64_t batch, cudaStream_t stream) {
+    const BackShape s = back_shape<T>(n); /* n <= kMaxN = 1024 */
+    constexpr int rc = sizeof(T) == 4 ? 64 : 32;
+    if (s.C == 4) return launch_back_rc<T, rc / 4, 4>(ws, q, n, batch, stream, s.L);
+    /* larger n: 32 lanes with 2 columns (float n > 512, double > 256) or 1 (double n > 512) */
+    if (s.C == 2) return launch_back_rcl<T, rc / 2, 2, 32>(ws, q, n, batch, stream);
+    if constexpr (sizeof(T) == 8) return launch_back_rcl<T, rc, 1, 32>(ws, q, n, batch, stream);
+    return cudaErrorInvalidValue;
 }
 
 /* K3 and K3b on ws (order n; batch matrices): inverse iteration for every vector, then the cluster
