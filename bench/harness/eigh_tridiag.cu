@@ -15,7 +15,9 @@
 // Not part of the library build; from the repository root on the device machine:
 //   bash bench/harness/run_all.sh eigh_tridiag
 // or nvcc -O3 -std=c++17 -Iinclude -Isrc -gencode=arch=compute_90,code=sm_90 -lineinfo -o /tmp/et bench/harness/eigh_tridiag.cu && /tmp/et [n]
-// With n given, only that size is checked and timed (n [batch] [f64]: sizes without a built-in
+// --k4: times the back-transformation (K4) alone at several register shapes (R rows x C columns
+// per thread, L lanes per column group) on fp32 1000 x 64, 100 x 128, 100 x 256, against the
+// library's output. With n given, only that size is checked and timed (n [batch] [f64]: sizes without a built-in
 // timing case are timed at that batch, default 100, in fp32 unless f64). ET_K1_THREADS=t times
 // K1 with t threads per block instead of the library's choice. --host-only (no GPU needed): runs a
 // sequential host model of the same algorithm (the per-thread pieces are the header's own
@@ -268,6 +270,89 @@ template <typename T> static void time_case(int n, int64_t batch, std::mt19937 &
     CK(cudaFree(ws));
 }
 
+// ---- K4 shapes (--k4 n batch): the back-transformation alone at several (R, C, L), on the same Z --
+template <typename T, int R, int C, int L>
+static void time_back(const et::Ws<T> &ws, T *dq, int n, int64_t batch, const std::vector<T> &qref) {
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    std::vector<float> ms;
+    for (int rep = 0; rep < 13; ++rep) {
+        CK(cudaEventRecord(e0));
+        CK((et::launch_back_rcl<T, R, C, L>(ws, dq, n, batch, 0)));
+        CK(cudaEventRecord(e1));
+        CK(cudaEventSynchronize(e1));
+        float t = 0;
+        CK(cudaEventElapsedTime(&t, e0, e1));
+        if (rep >= 2) ms.push_back(t);
+    }
+    std::sort(ms.begin(), ms.end());
+    std::vector<T> q(qref.size());
+    CK(cudaMemcpy(q.data(), dq, q.size() * sizeof(T), cudaMemcpyDeviceToHost));
+    double worst = 0;
+    for (size_t i = 0; i < q.size(); ++i) worst = std::max(worst, (double)std::fabs(q[i] - qref[i]));
+    const bool ok = worst < (sizeof(T) == 4 ? 1e-4 : 1e-12);
+    printf("%s K4 %s n=%d batch=%lld R=%d C=%d L=%d: median %.4f ms (max |q - q_lib| %.2e)\n", ok ? "PASS" : "FAIL",
+           sizeof(T) == 4 ? "f32" : "f64", n, (long long)batch, R, C, L, ms[ms.size() / 2], worst);
+    (ok ? n_pass : n_fail)++;
+    CK(cudaEventDestroy(e0));
+    CK(cudaEventDestroy(e1));
+}
+
+template <typename T> static void k4_shapes(int n, int64_t batch, std::mt19937 &g) {
+    const int64_t sb = (int64_t)n * n;
+    std::normal_distribution<double> N;
+    std::vector<T> ha((size_t)(sb * batch));
+    for (int64_t b = 0; b < batch; ++b)
+        for (int i = 0; i < n; ++i)
+            for (int j = 0; j <= i; ++j) ha[b * sb + i * n + j] = ha[b * sb + j * n + i] = (T)N(g);
+    const size_t bytes = et::workspace_bytes<T>(n, batch);
+    T *da, *dw, *dq;
+    int32_t *dinfo;
+    void *wsp;
+    CK(cudaMalloc(&da, ha.size() * sizeof(T)));
+    CK(cudaMalloc(&dw, batch * n * sizeof(T)));
+    CK(cudaMalloc(&dq, batch * n * n * sizeof(T)));
+    CK(cudaMalloc(&dinfo, batch * sizeof(int32_t)));
+    CK(cudaMalloc(&wsp, bytes));
+    CK(cudaMemcpy(da, ha.data(), ha.size() * sizeof(T), cudaMemcpyHostToDevice));
+    CK(et::launch<T>(da, sb, n, 1, dw, dq, dinfo, batch, n, wsp, 0));
+    CK(cudaDeviceSynchronize());
+    std::vector<T> qref((size_t)batch * n * n);
+    CK(cudaMemcpy(qref.data(), dq, qref.size() * sizeof(T), cudaMemcpyDeviceToHost));
+    et::Ws<T> ws;
+    et::carve<T>(wsp, n, batch, &ws);
+    const et::BackShape lib = et::back_shape<T>(n);
+    printf("K4 shapes f%d n=%d: library R=%d C=%d L=%d\n", (int)(8 * sizeof(T)), n, lib.R, lib.C, lib.L);
+    if (n == 128) {
+        time_back<T, 16, 4, 8>(ws, dq, n, batch, qref);
+        time_back<T, 16, 2, 8>(ws, dq, n, batch, qref);
+        time_back<T, 16, 1, 8>(ws, dq, n, batch, qref);
+        time_back<T, 8, 4, 16>(ws, dq, n, batch, qref);
+        time_back<T, 8, 2, 16>(ws, dq, n, batch, qref);
+        time_back<T, 32, 2, 4>(ws, dq, n, batch, qref);
+        time_back<T, 4, 4, 32>(ws, dq, n, batch, qref);
+    } else if (n == 256) {
+        time_back<T, 16, 4, 16>(ws, dq, n, batch, qref);
+        time_back<T, 16, 2, 16>(ws, dq, n, batch, qref);
+        time_back<T, 16, 1, 16>(ws, dq, n, batch, qref);
+        time_back<T, 8, 4, 32>(ws, dq, n, batch, qref);
+        time_back<T, 8, 2, 32>(ws, dq, n, batch, qref);
+        time_back<T, 32, 2, 8>(ws, dq, n, batch, qref);
+    } else if (n == 64) {
+        time_back<T, 16, 4, 4>(ws, dq, n, batch, qref);
+        time_back<T, 16, 2, 4>(ws, dq, n, batch, qref);
+        time_back<T, 8, 4, 8>(ws, dq, n, batch, qref);
+        time_back<T, 4, 4, 16>(ws, dq, n, batch, qref);
+        time_back<T, 32, 2, 2>(ws, dq, n, batch, qref);
+    }
+    CK(cudaFree(da));
+    CK(cudaFree(dw));
+    CK(cudaFree(dq));
+    CK(cudaFree(dinfo));
+    CK(cudaFree(wsp));
+}
+
 static int64_t batch_for(int n, int kind) {
     const int64_t b = n <= 65 ? 9 : (n <= 257 ? 4 : 3);
     return kind == NANCASE ? std::max<int64_t>(b, 3) : b;
@@ -312,6 +397,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "f64")) only_f64 = true;
         else if (!only) only = atoi(argv[i]);
         else only_batch = atoi(argv[i]);
+    }
+    if (argc > 1 && !strcmp(argv[1], "--k4")) { /* --k4: K4 shapes at fp32 1000 x 64, 100 x 128, 100 x 256 */
+        std::mt19937 g(4242);
+        k4_shapes<float>(64, 1000, g);
+        k4_shapes<float>(128, 100, g);
+        k4_shapes<float>(256, 100, g);
+        printf("K4 shapes: %d passed, %d failed\n", n_pass, n_fail);
+        return n_fail ? 1 : 0;
     }
     if (argc > 2 && !strcmp(argv[1], "--stress")) { /* --stress kind [count]: host model, many seeds */
         const int kind = atoi(argv[2]), cnt = argc > 3 ? atoi(argv[3]) : 6;

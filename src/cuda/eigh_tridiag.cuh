@@ -52,12 +52,13 @@
  *     again, only in the matrices that had one). Returns at once for matrices without clusters
  *     (the common case for random matrices; a pair with gap below 1e-3 ||T|| costs two short
  *     steps).
- *  K4 k_back, grid (n L / 128, B), 128 threads: each column of Z held in registers by L lanes (R =
- *     64 (float) / 32 (double) rows each, L = n / R rounded up to a power of two): Q = H_0 (H_1 (...
- *     (H_{n-3} Z))), one reflector at a time (a dot over the thread's rows, L-lane shuffle sum, the
- *     update), the reflectors staged in shared memory 2-16 at a time by cp.async (double-buffered,
- *     zero-filled above the reflector); column j is stored to q's column rank[j] (NaN for a bad
- *     matrix). Cost: ~n^3 multiply-adds per matrix.
+ *  K4 k_back, grid (n L / (128 C), B), 128 threads, each holding R rows of C columns of Z in
+ *     registers (BackShape: R C = 64 values for fp32, 32 for fp64; 32 for fp32 n <= 128), L
+ *     lanes per column group: Q = H_0 (H_1 (... (H_{n-3} Z))), one reflector at a time (C dots
+ *     over the thread's rows, L-lane shuffle sums, the update), the reflectors staged in shared
+ *     memory 2-16 at a time by cp.async (double-buffered, zero-filled above the reflector); column
+ *     j is stored to q's column rank[j] (NaN for a bad matrix). Cost: ~n^3 multiply-adds per
+ *     matrix, one shared-memory load per C of them.
  * Idea credits: LAPACK dsytd2 (reduction), dstebz/dlaebz (bisection, pivmin), dstein/dlagtf/
  * dlagts (inverse iteration with clusters), dormtr (back-transformation); the code is our own. */
 #ifndef MC_CUDA_EIGH_TRIDIAG_CUH
@@ -170,6 +171,18 @@ template <typename T> __host__ __device__ inline bool normalize(T *x, int s, int
     return true;
 }
 
+/* 1 / x for the pivots of tri_solve, |x| in [eps ||T||, n ||T||] with ||T|| ~ 1 (the exact
+ * power-of-two scaling): fp32 on the GPU uses the hardware reciprocal (__fdividef, 2 ulp) instead
+ * of the correctly rounded division; the solve's rounding is far inside inverse iteration's
+ * tolerance (H100 fp32 100 x 256: K3 0.453 -> 0.406 ms, cluster rounds 0.305 -> 0.280, every
+ * harness check passing). K2's Sturm counts keep IEEE division (their monotonicity needs it). */
+template <typename T> __host__ __device__ __forceinline__ T solve_rcp(T x) {
+#ifdef __CUDA_ARCH__
+    if constexpr (sizeof(T) == 4) return __fdividef(1.0f, x);
+#endif
+    return (T)1 / x;
+}
+
 /* One inverse-iteration solve (T_block - lam I) y = x on the unreduced block [lo, lo + s) of T,
  * s >= 2 (d diagonal, e off-diagonal: e[i] between i and i + 1), Gaussian elimination with
  * partial pivoting fused with the forward elimination of x (dlagtf + dlagts, our code): row k of
@@ -198,7 +211,7 @@ __host__ __device__ inline void tri_solve(const T *__restrict__ d, const T *__re
         const bool sw = !(absv(p) >= absv(ek)); /* interchange: row k of U is (ek, an, en), else (p, q, 0) */
         T pp = p;
         if (absv(pp) < pert) pp = pp < 0 ? -pert : pert;
-        const T rpiv = (T)1 / (sw ? ek : pp);
+        const T rpiv = solve_rcp(sw ? ek : pp);
         const T mult = (sw ? p : ek) * rpiv;
         u1[k * P] = rpiv;
         u2[k * P] = sw ? an : q;
@@ -886,7 +899,8 @@ __global__ void __launch_bounds__(kThreadsOrth) k_orth(Ws<T> ws, T *__restrict__
  * from shared memory serves C columns) at R rows; L lanes (a power of two) share a column group,
  * lane p owning rows 4 (L r + p) + u, r < R / 4, u < 4 (four-row chunks dealt round robin, so the
  * rows below reflector k, the only ones it touches, are spread evenly). R C = 64 (float) / 32
- * (double) values per thread; L = n / R rounded up to a power of two, at most 32. */
+ * (double) values per thread (fp32 n <= 128: 32); L = n / R rounded up to a power of two, at most
+ * 32. */
 struct BackShape {
     int R, C, L;
 };
@@ -896,6 +910,9 @@ template <typename T> inline BackShape back_shape(int n) {
     s.R = rc / 4; /* C = 4 while L <= 32 allows */
     while (s.R * 32 < n) s.R *= 2;
     s.C = rc / s.R;
+    /* fp32 up to 128: 2 columns, twice the threads (H100, bench/harness/eigh_tridiag.cu --k4:
+     * 1000 x 64 0.093 -> 0.065 ms, 100 x 128 0.077 -> 0.069; at 256 C = 4 wins, 0.41 vs 0.48) */
+    if (sizeof(T) == 4 && n <= 128) s.C = 2;
     s.L = 1;
     while (s.L * s.R < n) s.L *= 2;
     return s;
@@ -1093,6 +1110,8 @@ template <typename T> cudaError_t launch_back(const Ws<T> &ws, T *q, int n, int6
     const BackShape s = back_shape<T>(n); /* n <= kMaxN = 1024 */
     constexpr int rc = sizeof(T) == 4 ? 64 : 32;
     if (s.C == 4) return launch_back_rc<T, rc / 4, 4>(ws, q, n, batch, stream, s.L);
+    if constexpr (sizeof(T) == 4)
+        if (s.R == rc / 4) return launch_back_rc<T, rc / 4, 2>(ws, q, n, batch, stream, s.L);
     /* larger n: 32 lanes with 2 columns (float n > 512, double > 256) or 1 (double n > 512) */
     if (s.C == 2) return launch_back_rcl<T, rc / 2, 2, 32>(ws, q, n, batch, stream);
     if constexpr (sizeof(T) == 8) return launch_back_rcl<T, rc, 1, 32>(ws, q, n, batch, stream);
