@@ -171,18 +171,6 @@ template <typename T> __host__ __device__ inline bool normalize(T *x, int s, int
     return true;
 }
 
-/* 1 / x for the pivots of tri_solve, |x| in [eps ||T||, n ||T||] with ||T|| ~ 1 (the exact
- * power-of-two scaling): fp32 on the GPU uses the hardware reciprocal (__fdividef, 2 ulp) instead
- * of the correctly rounded division; the solve's rounding is far inside inverse iteration's
- * tolerance (H100 fp32 100 x 256: K3 0.453 -> 0.406 ms, cluster rounds 0.305 -> 0.280, every
- * harness check passing). K2's Sturm counts keep IEEE division (their monotonicity needs it). */
-template <typename T> __host__ __device__ __forceinline__ T solve_rcp(T x) {
-#ifdef __CUDA_ARCH__
-    if constexpr (sizeof(T) == 4) return __fdividef(1.0f, x);
-#endif
-    return (T)1 / x;
-}
-
 /* One inverse-iteration solve (T_block - lam I) y = x on the unreduced block [lo, lo + s) of T,
  * s >= 2 (d diagonal, e off-diagonal: e[i] between i and i + 1), Gaussian elimination with
  * partial pivoting fused with the forward elimination of x (dlagtf + dlagts, our code): row k of
@@ -211,7 +199,7 @@ __host__ __device__ inline void tri_solve(const T *__restrict__ d, const T *__re
         const bool sw = !(absv(p) >= absv(ek)); /* interchange: row k of U is (ek, an, en), else (p, q, 0) */
         T pp = p;
         if (absv(pp) < pert) pp = pp < 0 ? -pert : pert;
-        const T rpiv = solve_rcp(sw ? ek : pp);
+        const T rpiv = (T)1 / (sw ? ek : pp);
         const T mult = (sw ? p : ek) * rpiv;
         u1[k * P] = rpiv;
         u2[k * P] = sw ? an : q;
@@ -614,45 +602,20 @@ template <typename T, int L> __global__ void __launch_bounds__(kThreadsBis) k_bi
     gu = mc::jacobi::block_max(gu, red);
     e2m = mc::jacobi::block_max(e2m, red);
     __syncthreads();
+    if (j >= n) return; /* the whole group */
     const T eps = Lim<T>::eps, pivmin = Lim<T>::tiny * maxv((T)1, e2m);
     const T fudge = (T)2.1 * n * eps * tn + (T)4.2 * pivmin; /* dstebz's widening */
     const T gl = -ngl - fudge, gh = gu + fudge;
     const T stol = eps * tn;
-    /* Multisection pre-pass where T does not split (the common case): every thread takes the
-     * Sturm count at one of nt evenly spaced points of [gl, gh], so each eigenvalue starts its
-     * bisection from a bracket 1/(nt + 1) of the Gershgorin interval wide (log2(nt + 1) = 7 fewer
-     * halvings, for one count). The bracket ends are points with count <= r and >= r + 1, the
-     * same invariant bisection keeps, so the lanes variants stay bit-identical to one lane. */
-    __shared__ int cnt[kThreadsBis];
-    auto grid_x = [&](int t) { return gl + (gh - gl) * ((T)(t + 1) / (T)(nt + 1)); };
-    bool split = false;
-    for (int i = tid; i + 1 < n; i += nt) split |= !(absv(e[i]) > stol);
-    const bool whole = !__syncthreads_or(split); /* block-uniform */
-    if (whole) {
-        cnt[tid] = sturm_count(d, e2, 0, n, grid_x(tid), pivmin);
-        __syncthreads();
-    }
-    if (j >= n) return; /* the whole group */
     int lo = j, hi = j + 1;
     while (lo > 0 && absv(e[lo - 1]) > stol) --lo;
     while (hi < n && absv(e[hi - 1]) > stol) ++hi;
-    T ga = gl, gb = gh; /* the bracket bisection starts from */
-    if (whole) { /* lo = 0, hi = n: the first grid point with count >= j + 1 and the one before */
-        int l = 0, h = nt;
-        while (l < h) {
-            const int m = (l + h) >> 1;
-            if (cnt[m] >= j + 1) h = m;
-            else l = m + 1;
-        }
-        if (l < nt) gb = grid_x(l);
-        if (l > 0) ga = grid_x(l - 1);
-    }
     T lam;
     if (hi - lo == 1) lam = d[j];
-    else if constexpr (L == 1) lam = bisect(d, e2, lo, hi, j - lo, ga, gb, eps * tn, pivmin);
+    else if constexpr (L == 1) lam = bisect(d, e2, lo, hi, j - lo, gl, gh, eps * tn, pivmin);
     else {
         const unsigned gmask = ((1u << L) - 1) << ((tid & 31) & ~(L - 1)); /* the group's lanes */
-        lam = bisect_lanes<T, L>(d, e2, lo, hi, j - lo, ga, gb, eps * tn, pivmin, sub, gmask);
+        lam = bisect_lanes<T, L>(d, e2, lo, hi, j - lo, gl, gh, eps * tn, pivmin, sub, gmask);
     }
     if (sub) return;
     ws.lam[b * n + j] = lam;
