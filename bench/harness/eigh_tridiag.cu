@@ -206,15 +206,43 @@ static void check_edges() {
 }
 
 // ---- timing --------------------------------------------------------------------------------------
+// A batch of random symmetric matrices (both triangles) on the device with the buffers launch
+// needs (w, q, info, workspace); freed when it goes out of scope.
+template <typename T> struct DevBatch {
+    int n;
+    int64_t batch, sb;
+    size_t ws_bytes;
+    T *da = nullptr, *dw = nullptr, *dq = nullptr;
+    int32_t *dinfo = nullptr;
+    void *ws = nullptr;
+    DevBatch(int n_, int64_t batch_, std::mt19937 &g)
+        : n(n_), batch(batch_), sb((int64_t)n_ * n_), ws_bytes(et::workspace_bytes<T>(n_, batch_)) {
+        std::normal_distribution<double> N;
+        std::vector<T> ha((size_t)(sb * batch));
+        for (int64_t b = 0; b < batch; ++b)
+            for (int i = 0; i < n; ++i)
+                for (int j = 0; j <= i; ++j) ha[b * sb + i * n + j] = ha[b * sb + j * n + i] = (T)N(g);
+        CK(cudaMalloc(&da, ha.size() * sizeof(T)));
+        CK(cudaMalloc(&dw, batch * n * sizeof(T)));
+        CK(cudaMalloc(&dq, batch * sb * sizeof(T)));
+        CK(cudaMalloc(&dinfo, batch * sizeof(int32_t)));
+        CK(cudaMalloc(&ws, ws_bytes));
+        CK(cudaMemcpy(da, ha.data(), ha.size() * sizeof(T), cudaMemcpyHostToDevice));
+    }
+    ~DevBatch() {
+        cudaFree(da);
+        cudaFree(dw);
+        cudaFree(dq);
+        cudaFree(dinfo);
+        cudaFree(ws);
+    }
+    DevBatch(const DevBatch &) = delete;
+    DevBatch &operator=(const DevBatch &) = delete;
+};
+
 template <typename T> static void time_case(int n, int64_t batch, std::mt19937 &g) {
     const char *kt = getenv("ET_K1_THREADS"); /* K1 block size override (0: the library's choice) */
     const int k1_threads = kt ? atoi(kt) : 0;
-    const int64_t sb = (int64_t)n * n;
-    std::normal_distribution<double> N;
-    std::vector<T> ha((size_t)(sb * batch));
-    for (int64_t b = 0; b < batch; ++b)
-        for (int i = 0; i < n; ++i)
-            for (int j = 0; j <= i; ++j) ha[b * sb + i * n + j] = ha[b * sb + j * n + i] = (T)N(g);
     const size_t bytes = et::workspace_bytes<T>(n, batch);
     size_t fr = 0, tot = 0;
     CK(cudaMemGetInfo(&fr, &tot));
@@ -224,15 +252,11 @@ template <typename T> static void time_case(int n, int64_t batch, std::mt19937 &
                (long long)batch, need / 1e6, fr / 1e6);
         return;
     }
-    T *da, *dw, *dq;
-    int32_t *dinfo;
-    void *ws;
-    CK(cudaMalloc(&da, ha.size() * sizeof(T)));
-    CK(cudaMalloc(&dw, batch * n * sizeof(T)));
-    CK(cudaMalloc(&dq, batch * n * n * sizeof(T)));
-    CK(cudaMalloc(&dinfo, batch * sizeof(int32_t)));
-    CK(cudaMalloc(&ws, bytes));
-    CK(cudaMemcpy(da, ha.data(), ha.size() * sizeof(T), cudaMemcpyHostToDevice));
+    const DevBatch<T> m(n, batch, g);
+    T *const da = m.da, *const dw = m.dw, *const dq = m.dq;
+    int32_t *const dinfo = m.dinfo;
+    void *const ws = m.ws;
+    const int64_t sb = m.sb;
     /* K2 with 1, 4 and 8 lanes per eigenvalue after the library's choice (0): bisect_lanes must
      * reproduce one lane's bisection bit for bit, so w and q must match the 1-lane run exactly */
     std::vector<T> w1((size_t)batch * n), q1((size_t)batch * n * n), wl(w1.size()), ql(q1.size());
@@ -263,11 +287,6 @@ template <typename T> static void time_case(int n, int64_t batch, std::mt19937 &
                same);
         fflush(stdout);
     }
-    CK(cudaFree(da));
-    CK(cudaFree(dw));
-    CK(cudaFree(dq));
-    CK(cudaFree(dinfo));
-    CK(cudaFree(ws));
 }
 
 // ---- K4 shapes (--k4 n batch): the back-transformation alone at several (R, C, L), on the same Z --
@@ -300,28 +319,14 @@ static void time_back(const et::Ws<T> &ws, T *dq, int n, int64_t batch, const st
 }
 
 template <typename T> static void k4_shapes(int n, int64_t batch, std::mt19937 &g) {
-    const int64_t sb = (int64_t)n * n;
-    std::normal_distribution<double> N;
-    std::vector<T> ha((size_t)(sb * batch));
-    for (int64_t b = 0; b < batch; ++b)
-        for (int i = 0; i < n; ++i)
-            for (int j = 0; j <= i; ++j) ha[b * sb + i * n + j] = ha[b * sb + j * n + i] = (T)N(g);
-    const size_t bytes = et::workspace_bytes<T>(n, batch);
-    T *da, *dw, *dq;
-    int32_t *dinfo;
-    void *wsp;
-    CK(cudaMalloc(&da, ha.size() * sizeof(T)));
-    CK(cudaMalloc(&dw, batch * n * sizeof(T)));
-    CK(cudaMalloc(&dq, batch * n * n * sizeof(T)));
-    CK(cudaMalloc(&dinfo, batch * sizeof(int32_t)));
-    CK(cudaMalloc(&wsp, bytes));
-    CK(cudaMemcpy(da, ha.data(), ha.size() * sizeof(T), cudaMemcpyHostToDevice));
-    CK(et::launch<T>(da, sb, n, 1, dw, dq, dinfo, batch, n, wsp, 0));
+    const DevBatch<T> m(n, batch, g);
+    T *const dq = m.dq;
+    CK(et::launch<T>(m.da, m.sb, n, 1, m.dw, dq, m.dinfo, batch, n, m.ws, 0));
     CK(cudaDeviceSynchronize());
     std::vector<T> qref((size_t)batch * n * n);
     CK(cudaMemcpy(qref.data(), dq, qref.size() * sizeof(T), cudaMemcpyDeviceToHost));
     et::Ws<T> ws;
-    et::carve<T>(wsp, n, batch, &ws);
+    et::carve<T>(m.ws, n, batch, &ws);
     const et::BackShape lib = et::back_shape<T>(n);
     printf("K4 shapes f%d n=%d: library R=%d C=%d L=%d\n", (int)(8 * sizeof(T)), n, lib.R, lib.C, lib.L);
     if (n == 128) {
@@ -346,11 +351,6 @@ template <typename T> static void k4_shapes(int n, int64_t batch, std::mt19937 &
         time_back<T, 4, 4, 16>(ws, dq, n, batch, qref);
         time_back<T, 32, 2, 2>(ws, dq, n, batch, qref);
     }
-    CK(cudaFree(da));
-    CK(cudaFree(dw));
-    CK(cudaFree(dq));
-    CK(cudaFree(dinfo));
-    CK(cudaFree(wsp));
 }
 
 static int64_t batch_for(int n, int kind) {
