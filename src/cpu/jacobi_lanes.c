@@ -10,11 +10,26 @@
 
 #define MC_MAX_THREADS 64
 
+#ifdef MC_HAVE_PTHREADS
+#include <stdatomic.h>
+/* Online CPUs, read once: glibc's sysconf(_SC_NPROCESSORS_ONLN) reads /sys on every call (~5 us,
+ * twice per eigh/svd call: workspace query and launch). Racing first calls store the same value. */
+static long online_cpus(void) {
+    static atomic_long cached = 0;
+    long cpus = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (cpus == 0) {
+        cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        if (cpus < 1) cpus = 1;
+        if (cpus > MC_MAX_THREADS) cpus = MC_MAX_THREADS;
+        atomic_store_explicit(&cached, cpus, memory_order_relaxed);
+    }
+    return cpus;
+}
+#endif
+
 int mc_cpu_jacobi_threads(int64_t groups) {
 #ifdef MC_HAVE_PTHREADS
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cpus < 1) cpus = 1;
-    if (cpus > MC_MAX_THREADS) cpus = MC_MAX_THREADS;
+    const long cpus = online_cpus();
     /* A thread start costs tens of microseconds: give each thread at least 16 groups. */
     int64_t t = groups / 16;
     if (t < 1) t = 1;
