@@ -16,6 +16,9 @@
 //      eigh_inputs.h's checks (residual, orthogonality, eigenvalues vs the double reference, 30 n
 //      eps) for fp32 and fp64 n in {33, 64, 100, 128}, every input kind;
 //  (b) K1 alone, this kernel against the library's k_tridiag: fp32 1000 x 64 and 100 x 128.
+// Its prologue (load_check_scale, scal, flag) and the per-column reflector step (dlarfg, d, e,
+// tau, v to vc and to A's row k) are copies of k_tridiag's: if this kernel wins, both move into
+// helpers of eigh_tridiag.cuh that the two kernels call, and this file keeps only the test.
 // nvcc -O3 -std=c++17 -Iinclude -Isrc -gencode=arch=compute_90,code=sm_90 -o /tmp/k1r bench/harness/eigh_k1_reg.cu
 // (or bash bench/harness/run_all.sh eigh_k1_reg). Exit status 0 only if every check passed.
 #include <cuda_runtime.h>

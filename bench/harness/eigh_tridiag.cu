@@ -292,30 +292,15 @@ template <typename T> static void time_case(int n, int64_t batch, std::mt19937 &
 // ---- K4 shapes (--k4 n batch): the back-transformation alone at several (R, C, L), on the same Z --
 template <typename T, int R, int C, int L>
 static void time_back(const et::Ws<T> &ws, T *dq, int n, int64_t batch, const std::vector<T> &qref) {
-    cudaEvent_t e0, e1;
-    CK(cudaEventCreate(&e0));
-    CK(cudaEventCreate(&e1));
-    std::vector<float> ms;
-    for (int rep = 0; rep < 13; ++rep) {
-        CK(cudaEventRecord(e0));
-        CK((et::launch_back_rcl<T, R, C, L>(ws, dq, n, batch, 0)));
-        CK(cudaEventRecord(e1));
-        CK(cudaEventSynchronize(e1));
-        float t = 0;
-        CK(cudaEventElapsedTime(&t, e0, e1));
-        if (rep >= 2) ms.push_back(t);
-    }
-    std::sort(ms.begin(), ms.end());
+    const float ms = time_ms([&] { CK((et::launch_back_rcl<T, R, C, L>(ws, dq, n, batch, 0))); });
     std::vector<T> q(qref.size());
     CK(cudaMemcpy(q.data(), dq, q.size() * sizeof(T), cudaMemcpyDeviceToHost));
     double worst = 0;
     for (size_t i = 0; i < q.size(); ++i) worst = std::max(worst, (double)std::fabs(q[i] - qref[i]));
     const bool ok = worst < (sizeof(T) == 4 ? 1e-4 : 1e-12);
     printf("%s K4 %s n=%d batch=%lld R=%d C=%d L=%d: median %.4f ms (max |q - q_lib| %.2e)\n", ok ? "PASS" : "FAIL",
-           sizeof(T) == 4 ? "f32" : "f64", n, (long long)batch, R, C, L, ms[ms.size() / 2], worst);
+           sizeof(T) == 4 ? "f32" : "f64", n, (long long)batch, R, C, L, ms, worst);
     (ok ? n_pass : n_fail)++;
-    CK(cudaEventDestroy(e0));
-    CK(cudaEventDestroy(e1));
 }
 
 template <typename T> static void k4_shapes(int n, int64_t batch, std::mt19937 &g) {

@@ -1,7 +1,8 @@
 /* Host side shared by the softmax harnesses (softmax_rows.cu, softmax_l2.cu): dtypes and their
  * conversions, the random source, the input rows (random, and the non-finite cases torch's
- * semantics cover), torch's softmax of a row in double, the per-dtype error bound, a device buffer
- * and the library's argument block. Include after the library's softmax.cu and harness.h. */
+ * semantics cover), torch's softmax of a row in double, the per-dtype error bound, a device buffer,
+ * the library's argument block, plan_str (one line naming a launch plan) and the copy rate.
+ * Include after the library's softmax.cu and harness.h. */
 #ifndef MC_BENCH_SOFTMAX_HOST_H
 #define MC_BENCH_SOFTMAX_HOST_H
 
@@ -11,7 +12,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "harness.h" /* CK() */
@@ -137,6 +140,30 @@ static mc_softmax_args make_args(Dt d, int64_t rows, int64_t n) {
     a.device = 0;
     a.stream = nullptr;
     return a;
+}
+
+/* One line naming a softmax.cu launch plan (the library's or a harness's). */
+static std::string plan_str(const Plan &p) {
+    char b[128];
+    switch (p.kind) {
+    case kRows:
+        if (p.csize > 1) snprintf(b, sizeof b, "cluster C=%d tpr=%d nv=%d", p.csize, p.tpr, p.nv);
+        else snprintf(b, sizeof b, "rows tpr=%d nv=%d rpb=%d", p.tpr, p.nv, p.rpb);
+        break;
+    case kSplit: snprintf(b, sizeof b, "split L=%lld chunks=%lld", (long long)p.L, (long long)p.chunks); break;
+    case kGeneric: snprintf(b, sizeof b, "generic"); break;
+    default: snprintf(b, sizeof b, "column"); break;
+    }
+    return b;
+}
+
+/* Device-to-device copy rate, bytes read + written, TB/s (1 GiB). */
+static double copy_rate() {
+    const size_t B = 1ull << 30;
+    DevBuf a(B), b(B);
+    CK(cudaMemset(a.p, 1, B));
+    const float ms = time_ms([&] { CK(cudaMemcpyAsync(b.p, a.p, B, cudaMemcpyDeviceToDevice)); });
+    return 2.0 * B / (ms * 1e-3) / 1e12;
 }
 
 #endif

@@ -606,21 +606,6 @@ static std::string spec_name(const Spec &s) {
     }
 }
 
-static std::string lib_plan_str(const mc_softmax_args &a) {
-    const Plan p = make_plan(&a, false);
-    char b[96];
-    switch (p.kind) {
-    case kRows:
-        if (p.csize > 1) snprintf(b, sizeof b, "cluster C=%d tpr=%d nv=%d", p.csize, p.tpr, p.nv);
-        else snprintf(b, sizeof b, "rows tpr=%d nv=%d rpb=%d", p.tpr, p.nv, p.rpb);
-        break;
-    case kSplit: snprintf(b, sizeof b, "split L=%lld chunks=%lld", (long long)p.L, (long long)p.chunks); break;
-    case kGeneric: snprintf(b, sizeof b, "generic"); break;
-    default: snprintf(b, sizeof b, "column"); break;
-    }
-    return b;
-}
-
 struct Variant {
     std::string name, info;
     bool softmax = true; /* false: the copy (not checked) */
@@ -653,7 +638,7 @@ static bool make_variant(Dt d, int64_t rows, int64_t n, const Spec &s, Variant &
     if (s.kind == vLib) {
         const mc_softmax_args a0 = make_args(d, rows, n);
         v.ws_bytes = mc_cuda_softmax_workspace_size(&a0);
-        v.info = lib_plan_str(a0);
+        v.info = plan_str(make_plan(&a0, false));
         const size_t wsb = v.ws_bytes;
         v.run = [=](const void *x, void *y, void *ws) {
             mc_softmax_args a = a0;
@@ -873,14 +858,6 @@ static ShapeSummary run_shape(Dt d, int64_t rows, int64_t n, const std::vector<S
     for (auto p : X) delete p;
     for (auto p : Y) delete p;
     return sum;
-}
-
-static double copy_rate() {
-    const size_t B = 1ull << 30;
-    DevBuf a(B), b(B);
-    CK(cudaMemset(a.p, 1, B));
-    const float ms = time_ms([&] { CK(cudaMemcpyAsync(b.p, a.p, B, cudaMemcpyDeviceToDevice)); });
-    return 2.0 * B / (ms * 1e-3) / 1e12;
 }
 
 /* registers and occupancy of every instantiated kernel, once */

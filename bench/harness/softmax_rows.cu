@@ -250,20 +250,6 @@ static double compare(const std::vector<double> &out, const std::vector<double> 
     return worst;
 }
 
-static std::string plan_str(const Plan &p) {
-    char b[128];
-    switch (p.kind) {
-    case kRows:
-        if (p.csize > 1) snprintf(b, sizeof b, "cluster C=%d tpr=%d nv=%d", p.csize, p.tpr, p.nv);
-        else snprintf(b, sizeof b, "rows tpr=%d nv=%d rpb=%d", p.tpr, p.nv, p.rpb);
-        break;
-    case kSplit: snprintf(b, sizeof b, "split L=%lld chunks=%lld", (long long)p.L, (long long)p.chunks); break;
-    case kGeneric: snprintf(b, sizeof b, "generic"); break;
-    default: snprintf(b, sizeof b, "column"); break;
-    }
-    return b;
-}
-
 /* How a run is launched: the library entry point (plan by the library), or a given plan. */
 struct Runner {
     enum Mode { kLibrary, kPlan, kOld, kLong } mode = kLibrary;
@@ -646,14 +632,6 @@ static void checks() {
 // ---- timing -----------------------------------------------------------------------------------
 
 static double g_copy_tbs = 0;
-
-static double copy_rate() {
-    const size_t B = 1ull << 30;
-    DevBuf a(B), b(B);
-    CK(cudaMemset(a.p, 1, B));
-    const float ms = time_ms([&] { CK(cudaMemcpyAsync(b.p, a.p, B, cudaMemcpyDeviceToDevice)); });
-    return 2.0 * B / (ms * 1e-3) / 1e12;
-}
 
 enum Op { kFwd, kBwd, kFwdBwd };
 
