@@ -171,6 +171,17 @@ template <typename T> __host__ __device__ inline bool normalize(T *x, int s, int
     return true;
 }
 
+#ifdef MC_EXP_FAST_RCP /* EXPERIMENT (session 7): isolating the svd_bidiag failure of b064981 */
+template <typename T> __host__ __device__ __forceinline__ T solve_rcp(T x) {
+#ifdef __CUDA_ARCH__
+    if constexpr (sizeof(T) == 4) return __fdividef(1.0f, x);
+#endif
+    return (T)1 / x;
+}
+#else
+template <typename T> __host__ __device__ __forceinline__ T solve_rcp(T x) { return (T)1 / x; }
+#endif
+
 /* One inverse-iteration solve (T_block - lam I) y = x on the unreduced block [lo, lo + s) of T,
  * s >= 2 (d diagonal, e off-diagonal: e[i] between i and i + 1), Gaussian elimination with
  * partial pivoting fused with the forward elimination of x (dlagtf + dlagts, our code): row k of
@@ -199,7 +210,7 @@ __host__ __device__ inline void tri_solve(const T *__restrict__ d, const T *__re
         const bool sw = !(absv(p) >= absv(ek)); /* interchange: row k of U is (ek, an, en), else (p, q, 0) */
         T pp = p;
         if (absv(pp) < pert) pp = pp < 0 ? -pert : pert;
-        const T rpiv = (T)1 / (sw ? ek : pp);
+        const T rpiv = solve_rcp(sw ? ek : pp);
         const T mult = (sw ? p : ek) * rpiv;
         u1[k * P] = rpiv;
         u2[k * P] = sw ? an : q;
@@ -602,20 +613,42 @@ template <typename T, int L> __global__ void __launch_bounds__(kThreadsBis) k_bi
     gu = mc::jacobi::block_max(gu, red);
     e2m = mc::jacobi::block_max(e2m, red);
     __syncthreads();
-    if (j >= n) return; /* the whole group */
     const T eps = Lim<T>::eps, pivmin = Lim<T>::tiny * maxv((T)1, e2m);
     const T fudge = (T)2.1 * n * eps * tn + (T)4.2 * pivmin; /* dstebz's widening */
     const T gl = -ngl - fudge, gh = gu + fudge;
     const T stol = eps * tn;
+    T ga = gl, gb = gh; /* the bracket bisection starts from */
+#ifdef MC_EXP_K2_PREPASS /* EXPERIMENT (session 7): isolating the svd_bidiag failure of b064981 */
+    __shared__ int cnt[kThreadsBis];
+    auto grid_x = [&](int t) { return gl + (gh - gl) * ((T)(t + 1) / (T)(nt + 1)); };
+    bool split = false;
+    for (int i = tid; i + 1 < n; i += nt) split |= !(absv(e[i]) > stol);
+    const bool whole = !__syncthreads_or(split); /* block-uniform */
+    if (whole) {
+        cnt[tid] = sturm_count(d, e2, 0, n, grid_x(tid), pivmin);
+        __syncthreads();
+    }
+    if (j < n && whole) {
+        int l = 0, h = nt;
+        while (l < h) {
+            const int m = (l + h) >> 1;
+            if (cnt[m] >= j + 1) h = m;
+            else l = m + 1;
+        }
+        if (l < nt) gb = grid_x(l);
+        if (l > 0) ga = grid_x(l - 1);
+    }
+#endif
+    if (j >= n) return; /* the whole group */
     int lo = j, hi = j + 1;
     while (lo > 0 && absv(e[lo - 1]) > stol) --lo;
     while (hi < n && absv(e[hi - 1]) > stol) ++hi;
     T lam;
     if (hi - lo == 1) lam = d[j];
-    else if constexpr (L == 1) lam = bisect(d, e2, lo, hi, j - lo, gl, gh, eps * tn, pivmin);
+    else if constexpr (L == 1) lam = bisect(d, e2, lo, hi, j - lo, ga, gb, eps * tn, pivmin);
     else {
         const unsigned gmask = ((1u << L) - 1) << ((tid & 31) & ~(L - 1)); /* the group's lanes */
-        lam = bisect_lanes<T, L>(d, e2, lo, hi, j - lo, gl, gh, eps * tn, pivmin, sub, gmask);
+        lam = bisect_lanes<T, L>(d, e2, lo, hi, j - lo, ga, gb, eps * tn, pivmin, sub, gmask);
     }
     if (sub) return;
     ws.lam[b * n + j] = lam;
