@@ -171,16 +171,18 @@ template <typename T> __host__ __device__ inline bool normalize(T *x, int s, int
     return true;
 }
 
-#ifdef MC_EXP_FAST_RCP /* EXPERIMENT (session 7): isolating the svd_bidiag failure of b064981 */
+/* 1 / x for the pivots of tri_solve, |x| in [eps ||T||, n ||T||] with ||T|| ~ 1 (the exact
+ * power-of-two scaling): fp32 on the GPU uses the hardware reciprocal (__fdividef, 2 ulp) instead
+ * of the correctly rounded division; the solve's rounding is far inside inverse iteration's
+ * tolerance (H100 fp32 100 x 256: K3 0.453 -> 0.406 ms, cluster rounds 0.305 -> 0.280; the eigh
+ * and svd_bidiag harnesses pass with it). K2's Sturm counts keep IEEE division (their
+ * monotonicity needs it). */
 template <typename T> __host__ __device__ __forceinline__ T solve_rcp(T x) {
 #ifdef __CUDA_ARCH__
     if constexpr (sizeof(T) == 4) return __fdividef(1.0f, x);
 #endif
     return (T)1 / x;
 }
-#else
-template <typename T> __host__ __device__ __forceinline__ T solve_rcp(T x) { return (T)1 / x; }
-#endif
 
 /* One inverse-iteration solve (T_block - lam I) y = x on the unreduced block [lo, lo + s) of T,
  * s >= 2 (d diagonal, e off-diagonal: e[i] between i and i + 1), Gaussian elimination with
@@ -358,6 +360,108 @@ __device__ __forceinline__ T fused_col(T *col, int ld, int g, int G, int m, int 
     return acc;
 }
 
+/* K1's prologue (both K1 kernels): A, block b's workspace matrix, = the scaled symmetric matrix,
+ * both triangles (load_check_scale: exact power-of-two scale, NaN/Inf -> zero and the flag); the
+ * scale and flag to the workspace. Every thread returns A; the caller's barrier makes it visible. */
+template <typename T>
+__device__ __forceinline__ T *tri_load(const T *__restrict__ a, int64_t sb, int64_t sr, int64_t sc, const Ws<T> &ws,
+                                       int n, T *red) {
+    const int64_t b = blockIdx.x;
+    T *A = ws.A + b * (int64_t)n * n;
+    const T *ab = a + b * sb;
+    const mc::jacobi::Loaded<T> ld0 = mc::jacobi::load_check_scale(
+        A, n * n, /* < 2^31 */
+        [=](int idx) {
+            const int i = idx / n, j = idx - i * n;
+            return j <= i ? ab[i * sr + j * sc] : ab[j * sr + i * sc];
+        },
+        red);
+    if (threadIdx.x == 0) {
+        ws.scal[2 * b] = ld0.scale;
+        ws.flag[2 * b] = ld0.bad ? 1 : 0;
+        ws.flag[2 * b + 1] = 0;
+    }
+    return A;
+}
+
+/* A column tail with sum of squares below this is left in place (H = I): its norm is below
+ * sqrt(tiny) / eps (1e-12 float), far under eps ||A|| (the scaled ||A||_max >= 1/2), and the sum of
+ * squares is accurate above it (so tau and v stay consistent: H orthogonal). */
+template <typename T> __device__ __forceinline__ T tri_skip_below() {
+    return Lim<T>::tiny / (Lim<T>::eps * Lim<T>::eps);
+}
+
+/* Column k's reflector (dlarfg) from row k with step k-1's update applied: row[c] = element (k, c),
+ * c >= k, dk = row[k], alpha = row[k + 1] (block-uniform, passed so that no thread waits on a
+ * global load for them); sq = sum of squares of columns k + 2..; act = sq > tri_skip_below.
+ * d[k], e[k], tau[k]; if act, v (v[k + 1] = 1) to vc and to grow (A's row k, for K4). Returns tau
+ * (0 when !act). */
+template <typename T>
+__device__ __forceinline__ T tri_reflector(int k, int n, T dk, T alpha, T sq, bool act, const T *row, T *vc, T *grow,
+                                           T *d, T *e, T *tau) {
+    const int tid = threadIdx.x, nt = blockDim.x, k1 = k + 1, m = n - k1;
+    if (!act) {
+        if (tid == 0) {
+            d[k] = dk;
+            e[k] = alpha;
+            tau[k] = 0;
+        }
+        return 0;
+    }
+    const T nr = sq_root(alpha * alpha + sq);
+    const T beta = alpha >= 0 ? -nr : nr;
+    const T tk = (beta - alpha) / beta;
+    const T scl = (T)1 / (alpha - beta);
+    if (tid == 0) {
+        d[k] = dk;
+        e[k] = beta;
+        tau[k] = tk;
+    }
+    for (int i = tid; i < m; i += nt) {
+        const T vi = i == 0 ? (T)1 : row[k1 + i] * scl;
+        vc[k1 + i] = vi;
+        grow[k1 + i] = vi;
+    }
+    return tk;
+}
+
+/* Step 3 of K1 column k (k1 = k + 1, m = n - k1): p_i = tk sum_g part[g pitch + off + i] (the G
+ * partial sums of A22 v), w = p - tk/2 (p.v) v into wc[k1..n-1]. Contains one barrier (the block
+ * sum); red_pv is next written after the caller's barrier that makes w visible. */
+template <typename T>
+__device__ __forceinline__ void tri_make_w(int k1, int m, T tk, const T *part, int pitch, int off, int G, const T *vc,
+                                           T *wc, T *red_pv) {
+    const int tid = threadIdx.x, nt = blockDim.x;
+    T pv = 0;
+    for (int i = tid; i < m; i += nt) {
+        T s = 0;
+#pragma unroll 4
+        for (int g = 0; g < G; ++g) s += part[g * pitch + off + i];
+        const T pi = tk * s;
+        wc[k1 + i] = pi;
+        pv += pi * vc[k1 + i];
+    }
+    pv = tri_block_sum(pv, red_pv);
+    const T K = (T)0.5 * tk * pv;
+    for (int i = tid; i < m; i += nt) wc[k1 + i] -= K * vc[k1 + i];
+}
+
+/* d, e, tau's last entries from the trailing 2 x 2 (or 1 x 1) at(r, c), r, c >= n - 2, after
+ * step n-3's update (thread 0). */
+template <typename T, typename At> __device__ __forceinline__ void tri_finish(int n, At at, T *d, T *e, T *tau) {
+    if (threadIdx.x != 0) return;
+    if (n == 1) {
+        d[0] = at(0, 0);
+    } else {
+        d[n - 2] = at(n - 2, n - 2);
+        d[n - 1] = at(n - 1, n - 1);
+        e[n - 2] = at(n - 1, n - 2);
+        tau[n - 2] = 0;
+    }
+    e[n - 1] = 0;
+    tau[n - 1] = 0;
+}
+
 /* a: (batch, n, n) at (sb, sr, sc), lower triangle; dynamic shared memory (4 n + blockDim + msw^2) T.
  * The rank-2 update of step k-1 is deferred and fused with the symv of step k, so each column
  * costs one read and one write of the trailing block instead of two reads and a write (measured
@@ -385,28 +489,11 @@ __global__ void __launch_bounds__(kThreadsTri)
     __shared__ T red[32];
     __shared__ T red_sq[2][32], red_pv[32]; /* tri_block_sum's: sq by parity of k, see there */
     __shared__ T sh_alpha[2], sh_dk[2]; /* by parity of k (a fast thread may write k + 1's early) */
+    T *A = tri_load(a, sb, sr, sc, ws, n, red);
     const int64_t b = blockIdx.x;
-    T *A = ws.A + b * (int64_t)n * n;
-    const T *ab = a + b * sb;
-    const mc::jacobi::Loaded<T> ld0 = mc::jacobi::load_check_scale(
-        A, n * n, /* < 2^31 */
-        [=](int idx) {
-            const int i = idx / n, j = idx - i * n;
-            return j <= i ? ab[i * sr + j * sc] : ab[j * sr + i * sc];
-        },
-        red);
     T *d = ws.d + b * n, *e = ws.e + b * n, *tau = ws.tau + b * n;
-    if (tid == 0) {
-        ws.scal[2 * b] = ld0.scale;
-        ws.flag[2 * b] = ld0.bad ? 1 : 0;
-        ws.flag[2 * b + 1] = 0;
-    }
     __syncthreads();
-    const T eps = Lim<T>::eps;
-    /* a column tail with sum of squares below this is left in place (H = I): its norm is below
-     * sqrt(tiny) / eps (1e-12 float), far under eps ||A|| (the scaled ||A||_max >= 1/2), and the
-     * sum of squares is accurate above it (so tau and v stay consistent: H orthogonal) */
-    const T thr = Lim<T>::tiny / (eps * eps);
+    const T thr = tri_skip_below<T>();
     /* working storage: element (r, c), r, c >= base, at W[(r - base) ld + c - base] */
     T *W = A;
     int ld = n, base = 0;
@@ -442,34 +529,12 @@ __global__ void __launch_bounds__(kThreadsTri)
             else if (c == k1) sh_alpha[par] = x;
             else sq += x * x;
         }
-        /* the barrier: row k and sh_* visible; red_sq[par] is next written at k + 2, after the
-         * barrier of k + 1's sum, which every thread reaches after its read here */
+        /* the barrier: row k and sh_* visible; red_sq[par] is next written at k + 2, after the barrier of
+         * k + 1's sum, which every thread reaches after its read here */
         sq = tri_block_sum(sq, red_sq[par]);
         TRI_PROF(0);
-        const T alpha = sh_alpha[par], dk = sh_dk[par];
         const bool act = sq > thr; /* uniform */
-        T tk = 0;
-        if (act) {
-            const T nr = sq_root(alpha * alpha + sq);
-            const T beta = alpha >= 0 ? -nr : nr;
-            tk = (beta - alpha) / beta;
-            const T scl = (T)1 / (alpha - beta);
-            if (tid == 0) {
-                d[k] = dk;
-                e[k] = beta;
-                tau[k] = tk;
-            }
-            T *grow = A + (int64_t)k * n; /* the reflector, for K4 (global also in the shared phase) */
-            for (int i = tid; i < m; i += nt) {
-                const T vi = i == 0 ? (T)1 : rowk[k1 + i] * scl;
-                vc[k1 + i] = vi;
-                grow[k1 + i] = vi;
-            }
-        } else if (tid == 0) {
-            d[k] = dk;
-            e[k] = alpha;
-            tau[k] = 0;
-        }
+        const T tk = tri_reflector(k, n, sh_dk[par], sh_alpha[par], sq, act, rowk, vc, A + (int64_t)k * n, d, e, tau);
         if (!act && !pend) continue; /* uniform; nothing to apply, nothing to reduce */
         __syncthreads(); /* vc visible */
         TRI_PROF(1);
@@ -497,20 +562,8 @@ __global__ void __launch_bounds__(kThreadsTri)
         __syncthreads(); /* the pass's stores and part visible */
         TRI_PROF(2);
         if (act) {
-            /* 3. p = tau A22 v, w = p - tau/2 (p.v) v (own entries) */
-            T pv = 0;
-            for (int i = tid; i < m; i += nt) {
-                T s = 0;
-#pragma unroll 4
-                for (int g = 0; g < G; ++g) s += part[g * RL + i];
-                const T pi = tk * s;
-                wc[k1 + i] = pi;
-                pv += pi * vc[k1 + i];
-            }
-            /* red_pv is next written at k + 1, after the barrier below */
-            pv = tri_block_sum(pv, red_pv);
-            const T K = (T)0.5 * tk * pv;
-            for (int i = tid; i < m; i += nt) wc[k1 + i] -= K * vc[k1 + i];
+            /* 3. p = tau A22 v, w = p - tau/2 (p.v) v */
+            tri_make_w(k1, m, tk, part, RL, 0, G, vc, wc, red_pv);
             T *t = vc;
             vc = vq;
             vq = t;
@@ -528,18 +581,147 @@ __global__ void __launch_bounds__(kThreadsTri)
         at(r, c) -= (mul_rn(vq[r], wq[c]) + mul_rn(wq[r], vq[c]));
     }
     __syncthreads();
-    if (tid == 0) {
-        if (n == 1) {
-            d[0] = at(0, 0);
-        } else {
-            d[n - 2] = at(n - 2, n - 2);
-            d[n - 1] = at(n - 1, n - 1);
-            e[n - 2] = at(n - 1, n - 2);
-            tau[n - 2] = 0;
+    tri_finish(n, at, d, e, tau);
+}
+
+/* K1 for n <= 256 (fp32; n <= 128 fp64) with the matrix held by the threads, tiled in 2-D: the
+ * block is CG column lanes x RG row groups (CG a multiple of 32, so a row group is whole warps);
+ * thread (cg, rg) holds elements (r, c), r = rg + RG v (v < V), c = cg + CG u (u < U), rows
+ * v < VS (r < RG VS) in shared memory S (row r at S + r n), rows v >= VS in registers. Same
+ * algorithm and outputs as k_tridiag (the sums run in another order: results agree to rounding);
+ * per step a thread loads the row vectors (vq, wq, vc) once per row it holds and the column
+ * vectors once per column, so each loaded value serves U (or V) elements, and an element in
+ * registers costs no shared-memory traffic at all (k_tridiag: ~5 shared wavefronts per element
+ * and step). The low rows, which leave the trailing block first, are the ones in shared memory.
+ * Dynamic shared memory (6 + RG + RG VS) n T: vc, wc, vq, wq, row k by parity (2 n), the RG
+ * partial sums of A22 v, S. */
+template <typename T, int CG, int RG, int V, int VS, int U>
+__global__ void __launch_bounds__(CG *RG)
+    k_tridiag_2d(const T *__restrict__ a, int64_t sb, int64_t sr, int64_t sc, Ws<T> ws, int n) {
+    constexpr int VR = V - VS, NW = CG / 32; /* rows in registers; warps per row group */
+    static_assert(CG % 32 == 0 && VS >= 0 && VS <= V, "K1 2-D shape");
+    mc::pdl_wait();
+    mc::pdl_trigger();
+    extern __shared__ __align__(16) unsigned char smem[];
+    const int tid = threadIdx.x, cg = tid % CG, rg = tid / CG;
+    T *buf = reinterpret_cast<T *>(smem);
+    T *vc = buf, *wc = buf + n, *vq = buf + 2 * n, *wq = buf + 3 * n, *rowb0 = buf + 4 * n, *part = buf + 6 * n;
+    T *S = part + RG * n;
+    __shared__ T red[32], red_pv[32], sh_sq[2][NW], tail[4];
+    T *A = tri_load(a, sb, sr, sc, ws, n, red);
+    const int64_t b = blockIdx.x;
+    T *d = ws.d + b * n, *e = ws.e + b * n, *tau = ws.tau + b * n;
+    __syncthreads(); /* A (scaled) visible to every thread */
+    T z[VR > 0 ? VR : 1][U];
+#pragma unroll
+    for (int v = 0; v < V; ++v)
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int r = rg + RG * v, c = cg + CG * u;
+            const T x = (r < n && c < n) ? A[(int64_t)r * n + c] : (T)0;
+            if (v >= VS) z[v - VS][u] = x;
+            else if (r < n && c < n) S[r * n + c] = x;
         }
-        e[n - 1] = 0;
-        tau[n - 1] = 0;
+    __syncthreads(); /* every load of A done before row 0's reflector overwrites it; S visible */
+    const T thr = tri_skip_below<T>();
+    bool pend = false; /* (vq, wq): step k-1's update, not yet applied to rows/columns >= k */
+    for (int k = 0; k + 2 < n; ++k) {
+        const int k1 = k + 1, m = n - k1, par = k & 1;
+        T *rowb = rowb0 + par * n; /* row k, updated; next written at k + 2 */
+        /* 1. row k (columns k..n-1) gets step k-1's update, in the row group that holds it */
+        if (rg == k % RG) {
+            const int v0 = k / RG;
+            T sq = 0;
+#pragma unroll
+            for (int v = 0; v < V; ++v)
+                if (v == v0) {
+#pragma unroll
+                    for (int u = 0; u < U; ++u) {
+                        const int c = cg + CG * u;
+                        if (c >= k && c < n) {
+                            T x = v < VS ? S[k * n + c] : z[v >= VS ? v - VS : 0][u];
+                            if (pend) x -= (mul_rn(vq[k], wq[c]) + mul_rn(wq[k], vq[c]));
+                            rowb[c] = x;
+                            if (c >= k + 2) sq += x * x;
+                        }
+                    }
+                }
+            sq = mc::jacobi::warp_sum(sq);
+            if ((tid & 31) == 0) sh_sq[par][cg >> 5] = sq;
+        }
+        __syncthreads(); /* rowb, sh_sq[par] visible (next written at k + 2, after k + 1's barriers) */
+        T sq = 0;
+#pragma unroll
+        for (int i = 0; i < NW; ++i) sq += sh_sq[par][i];
+        const bool act = sq > thr; /* uniform */
+        const T tk = tri_reflector(k, n, rowb[k], rowb[k1], sq, act, rowb, vc, A + (int64_t)k * n, d, e, tau);
+        if (!act && !pend) continue; /* uniform */
+        __syncthreads();             /* vc visible */
+        /* 2. fused pass over the thread's elements (r, c >= k1): step k-1's update, A22 v partials */
+        T vqc[U], wqc[U], acc[U];
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int c = cg + CG * u;
+            const bool in = pend && c >= k1 && c < n;
+            vqc[u] = in ? vq[c] : (T)0;
+            wqc[u] = in ? wq[c] : (T)0;
+            acc[u] = 0;
+        }
+#pragma unroll
+        for (int v = 0; v < V; ++v) {
+            const int r = rg + RG * v;
+            if (r >= k1 && r < n) { /* warp-uniform */
+                const T vqr = pend ? vq[r] : (T)0, wqr = pend ? wq[r] : (T)0, vcr = act ? vc[r] : (T)0;
+#pragma unroll
+                for (int u = 0; u < U; ++u) {
+                    const int c = cg + CG * u;
+                    if (c >= k1 && c < n) {
+                        T x = v < VS ? S[r * n + c] : z[v >= VS ? v - VS : 0][u];
+                        if (pend) {
+                            x -= (mul_rn(vqr, wqc[u]) + mul_rn(wqr, vqc[u]));
+                            if (v < VS) S[r * n + c] = x;
+                            else z[v >= VS ? v - VS : 0][u] = x;
+                        }
+                        acc[u] += x * vcr;
+                    }
+                }
+            }
+        }
+        if (act)
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+                const int c = cg + CG * u;
+                if (c >= k1 && c < n) part[rg * n + c] = acc[u];
+            }
+        __syncthreads(); /* part visible; every read of vq, wq done */
+        if (act) {
+            /* 3. p = tau A22 v, w = p - tau/2 (p.v) v */
+            tri_make_w(k1, m, tk, part, n, k1, RG, vc, wc, red_pv);
+            T *t = vc;
+            vc = vq;
+            vq = t;
+            t = wc;
+            wc = wq;
+            wq = t;
+            __syncthreads(); /* w visible; part free */
+        }
+        pend = act;
     }
+    /* the trailing 2 x 2 (or 1 x 1), with step n-3's update */
+    const int t0 = n >= 2 ? n - 2 : 0;
+#pragma unroll
+    for (int v = 0; v < V; ++v)
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int r = rg + RG * v, c = cg + CG * u;
+            if (r >= t0 && r < n && c >= t0 && c < n) {
+                T x = v < VS ? S[r * n + c] : z[v >= VS ? v - VS : 0][u];
+                if (n >= 3 && pend) x -= (mul_rn(vq[r], wq[c]) + mul_rn(wq[r], vq[c]));
+                tail[(r - t0) * 2 + (c - t0)] = x;
+            }
+        }
+    __syncthreads();
+    tri_finish(n, [&](int r, int c) { return tail[(r - t0) * 2 + (c - t0)]; }, d, e, tau);
 }
 
 /* ---- K2: eigenvalues by bisection, L lanes per eigenvalue ---- */
@@ -586,7 +768,7 @@ __device__ inline T bisect_lanes(const T *d, const T *e2, int lo, int hi, int r,
 
 /* grid (ceil(n L / blockDim), batch chunk), L lanes per eigenvalue (1: bisect(); 4, 8:
  * bisect_lanes()); dynamic shared memory 3 n T. */
-template <typename T, int L> __global__ void __launch_bounds__(kThreadsBis) k_bisect(Ws<T> ws, int n, int64_t b0) {
+template <typename T, int L> __global__ void __launch_bounds__(kThreadsBis) k_bisect(Ws<T> ws, int n, int64_t b0, int multisect) {
     mc::pdl_wait();
     mc::pdl_trigger();
     extern __shared__ __align__(16) unsigned char smem[];
@@ -618,27 +800,36 @@ template <typename T, int L> __global__ void __launch_bounds__(kThreadsBis) k_bi
     const T gl = -ngl - fudge, gh = gu + fudge;
     const T stol = eps * tn;
     T ga = gl, gb = gh; /* the bracket bisection starts from */
-#ifdef MC_EXP_K2_PREPASS /* EXPERIMENT (session 7): isolating the svd_bidiag failure of b064981 */
+    /* Multisection pre-pass (multisect, where T does not split: the common case): every thread
+     * takes the Sturm count at one of nt evenly spaced interior points of [gl, gh], so each
+     * eigenvalue starts its bisection from a bracket 1/(nt + 1) of the Gershgorin interval wide
+     * (log2(nt + 1) = 7 fewer halvings for one count). The bracket ends are points with count
+     * <= r and >= r + 1, the invariant bisection keeps, so the lanes variants stay bit-identical
+     * to one lane. The points are mid + half s_t with s_t = -s_{nt-1-t} exactly, so a spectrum
+     * symmetric about 0 keeps its exact +- symmetry (H100: K2 fp32 100 x 128 0.137 -> 0.119 ms,
+     * 100 x 256 0.394 -> 0.341). Off for svd_bidiag's T_GK: with an earlier, non-symmetric grid
+     * its harness failed fp32 576 x 512 ill-conditioned 1e6 (V orthogonality 311 n eps), not
+     * explained; the symmetric grid there is untested. */
     __shared__ int cnt[kThreadsBis];
-    auto grid_x = [&](int t) { return gl + (gh - gl) * ((T)(t + 1) / (T)(nt + 1)); };
-    bool split = false;
+    const T gmid = (T)0.5 * (gl + gh), ghalf = (T)0.5 * (gh - gl);
+    auto grid_x = [&](int t) { return gmid + ghalf * ((T)(2 * t + 1 - nt) / (T)(nt + 1)); };
+    bool split = !multisect;
     for (int i = tid; i + 1 < n; i += nt) split |= !(absv(e[i]) > stol);
     const bool whole = !__syncthreads_or(split); /* block-uniform */
     if (whole) {
         cnt[tid] = sturm_count(d, e2, 0, n, grid_x(tid), pivmin);
         __syncthreads();
-    }
-    if (j < n && whole) {
-        int l = 0, h = nt;
-        while (l < h) {
-            const int m = (l + h) >> 1;
-            if (cnt[m] >= j + 1) h = m;
-            else l = m + 1;
+        if (j < n) { /* lo = 0, hi = n: the first point with count >= j + 1 and the one before */
+            int l = 0, h = nt;
+            while (l < h) {
+                const int mm = (l + h) >> 1;
+                if (cnt[mm] >= j + 1) h = mm;
+                else l = mm + 1;
+            }
+            if (l < nt) gb = grid_x(l);
+            if (l > 0) ga = grid_x(l - 1);
         }
-        if (l < nt) gb = grid_x(l);
-        if (l > 0) ga = grid_x(l - 1);
     }
-#endif
     if (j >= n) return; /* the whole group */
     int lo = j, hi = j + 1;
     while (lo > 0 && absv(e[lo - 1]) > stol) --lo;
@@ -668,7 +859,8 @@ inline int bisect_lanes_for(int n, int64_t batch) {
 }
 
 /* K2 over batch matrices of ws (n each); lanes 0: bisect_lanes_for, else 1, 4 or 8. */
-template <typename T> cudaError_t launch_bisect(const Ws<T> &ws, int n, int64_t batch, cudaStream_t stream, int lanes = 0) {
+template <typename T>
+cudaError_t launch_bisect(const Ws<T> &ws, int n, int64_t batch, cudaStream_t stream, bool multisect, int lanes = 0) {
     if (lanes == 0) lanes = bisect_lanes_for(n, batch);
     const size_t sm = 3 * (size_t)n * sizeof(T);
     const unsigned gx = (unsigned)(((int64_t)n * lanes + kThreadsBis - 1) / kThreadsBis);
@@ -677,9 +869,9 @@ template <typename T> cudaError_t launch_bisect(const Ws<T> &ws, int n, int64_t 
         const dim3 g(gx, nb);
         cudaError_t e;
         switch (lanes) {
-        case 1: e = mc::launch_dependent(k_bisect<T, 1>, g, dim3(kThreadsBis), sm, stream, ws, n, b0); break;
-        case 4: e = mc::launch_dependent(k_bisect<T, 4>, g, dim3(kThreadsBis), sm, stream, ws, n, b0); break;
-        case 8: e = mc::launch_dependent(k_bisect<T, 8>, g, dim3(kThreadsBis), sm, stream, ws, n, b0); break;
+        case 1: e = mc::launch_dependent(k_bisect<T, 1>, g, dim3(kThreadsBis), sm, stream, ws, n, b0, (int)multisect); break;
+        case 4: e = mc::launch_dependent(k_bisect<T, 4>, g, dim3(kThreadsBis), sm, stream, ws, n, b0, (int)multisect); break;
+        case 8: e = mc::launch_dependent(k_bisect<T, 8>, g, dim3(kThreadsBis), sm, stream, ws, n, b0, (int)multisect); break;
         default: return cudaErrorInvalidValue;
         }
         if (e != cudaSuccess) return e;
@@ -1201,8 +1393,33 @@ template <typename T> Tri1 tri_config(int n, size_t limit, int force_threads) {
     return c;
 }
 
+/* K1 by k_tridiag_2d where one of its shapes covers n (fp32 and fp64 n <= 128: 8 rows x U
+ * columns per thread in registers, 256 threads for n <= 64, 512 for n <= 128; fp32 n <= 256: 1024
+ * threads, 16 rows x 4 columns each, rows below 160 in shared memory (160 n T), the rest in
+ * registers); *done = false and nothing launched elsewhere (or where the shared memory it needs
+ * is more than limit). */
+template <typename T>
+cudaError_t launch_tridiag_2d(const T *a, int64_t sb, int64_t sr, int64_t sc, const Ws<T> &ws, int n, int64_t batch,
+                              size_t limit, cudaStream_t stream, bool *done) {
+    *done = false;
+    auto go = [&](auto kern, int threads, int rg, int vs) {
+        const size_t smem = (size_t)(6 + rg + rg * vs) * n * sizeof(T);
+        if (smem > limit) return cudaSuccess;
+        *done = true;
+        const cudaError_t err = mc::allow_smem(kern, smem);
+        if (err != cudaSuccess) return err;
+        return mc::launch_dependent(kern, dim3((unsigned)batch), dim3(threads), smem, stream, a, sb, sr, sc, ws, n);
+    };
+    if (n <= 64) return go(k_tridiag_2d<T, 32, 8, 8, 0, 2>, 256, 8, 0);
+    if (n <= 128) return go(k_tridiag_2d<T, 32, 16, 8, 0, 4>, 512, 16, 0);
+    if constexpr (sizeof(T) == 4)
+        if (n <= 256) return go(k_tridiag_2d<T, 64, 16, 16, 10, 4>, 1024, 16, 10);
+    return cudaSuccess;
+}
+
 /* Same as launch; marks (5 events, may be null) are recorded after K1, K2, K3, the cluster rounds
- * and K4, k1_threads > 0 (a multiple of 32, <= kThreadsTri) overrides K1's block size and k2_lanes
+ * and K4, k1_threads > 0 (a multiple of 32, <= kThreadsTri) runs K1 as k_tridiag (never
+ * k_tridiag_2d) with that block size and k2_lanes
  * > 0 (1, 4 or 8) K2's lanes per eigenvalue (the harness's per-phase timing and tuning). */
 template <typename T>
 cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q, int32_t *info, int64_t batch, int n,
@@ -1224,15 +1441,20 @@ cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *w, T *q
     };
 
     /* K1 */
-    const Tri1 t1 = tri_config<T>(n, limit, k1_threads);
-    if ((err = mc::allow_smem(k_tridiag<T>, t1.smem)) != cudaSuccess) return err;
-    if ((err = mc::launch_dependent(k_tridiag<T>, dim3((unsigned)batch), dim3(t1.threads), t1.smem, stream, a, sb, sr,
-                                    sc, ws, n, t1.msw)) != cudaSuccess)
+    bool k1_done = false;
+    if (k1_threads == 0 && (err = launch_tridiag_2d<T>(a, sb, sr, sc, ws, n, batch, limit, stream, &k1_done)) != cudaSuccess)
         return err;
+    if (!k1_done) {
+        const Tri1 t1 = tri_config<T>(n, limit, k1_threads);
+        if ((err = mc::allow_smem(k_tridiag<T>, t1.smem)) != cudaSuccess) return err;
+        if ((err = mc::launch_dependent(k_tridiag<T>, dim3((unsigned)batch), dim3(t1.threads), t1.smem, stream, a, sb,
+                                        sr, sc, ws, n, t1.msw)) != cudaSuccess)
+            return err;
+    }
     mark(0);
 
     /* K2 */
-    if ((err = launch_bisect<T>(ws, n, batch, stream, k2_lanes)) != cudaSuccess) return err;
+    if ((err = launch_bisect<T>(ws, n, batch, stream, true, k2_lanes)) != cudaSuccess) return err;
     mark(1);
 
     /* K3, K3b, the cluster and repair rounds */

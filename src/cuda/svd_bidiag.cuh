@@ -481,7 +481,7 @@ cudaError_t launch_ex(const T *a, int64_t sb, int64_t sr, int64_t sc, T *u, T *s
         if ((err = cudaGetLastError()) != cudaSuccess) return err;
         mark(0);
         /* K2: eigh_tridiag's bisection on T_GK */
-        if ((err = et::launch_bisect<T>(ws.ge, N2, nb, stream)) != cudaSuccess) return err;
+        if ((err = et::launch_bisect<T>(ws.ge, N2, nb, stream, false)) != cudaSuccess) return err;
         mark(1);
         /* K3 + the cluster and repair rounds on T_GK */
         if ((err = et::launch_vectors<T>(ws.ge, ws.wgk, info_c, nb, N2, limit, stream, nullptr)) != cudaSuccess)
