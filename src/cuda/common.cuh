@@ -7,6 +7,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -208,23 +209,37 @@ inline RowRegShape row_reg_shape(int64_t n, int vec, int block_threads, int vpt 
     return c;
 }
 
-/* Multiprocessor count of a device, cached (the query is slow on some drivers). */
-int sm_count(int device);
-
-/* Largest dynamic shared memory a block may opt into on device (cached; 48 KB when unknown). */
-inline size_t max_dyn_smem(int device) {
-    static int cache[64];
-    if (device < 0 || device >= 64) return 48 * 1024;
-    if (cache[device] == 0) {
-        int v = 0;
-        if (cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess || v <= 0) {
+/* A device attribute, read once per device (the query is slow on some drivers); fallback where the
+ * query fails or the device index is past the cache. Only the attributes below are cached. */
+inline int cached_attr(int device, cudaDeviceAttr attr, int fallback) {
+    static const cudaDeviceAttr kAttrs[] = {cudaDevAttrMultiProcessorCount, cudaDevAttrMaxSharedMemoryPerBlockOptin,
+                                            cudaDevAttrComputeCapabilityMajor};
+    constexpr int kSlots = sizeof(kAttrs) / sizeof(kAttrs[0]), kDevices = 64;
+    static std::atomic<int> cache[kSlots][kDevices]; /* 0: not read yet */
+    int slot = 0;
+    while (slot < kSlots && kAttrs[slot] != attr) ++slot;
+    if (slot == kSlots || device < 0 || device >= kDevices) return fallback;
+    int v = cache[slot][device].load(std::memory_order_relaxed);
+    if (v == 0) {
+        if (cudaDeviceGetAttribute(&v, attr, device) != cudaSuccess || v <= 0) {
             cudaGetLastError();
-            v = 48 * 1024;
+            v = fallback;
         }
-        cache[device] = v;
+        cache[slot][device].store(v, std::memory_order_relaxed);
     }
-    return (size_t)cache[device];
+    return v;
 }
+
+/* Multiprocessor count (1 when unknown). */
+inline int sm_count(int device) { return cached_attr(device, cudaDevAttrMultiProcessorCount, 1); }
+
+/* Largest dynamic shared memory a block may opt into (48 KB when unknown). */
+inline size_t max_dyn_smem(int device) {
+    return (size_t)cached_attr(device, cudaDevAttrMaxSharedMemoryPerBlockOptin, 48 * 1024);
+}
+
+/* Compute capability major (-1 when unknown: treated as old). */
+inline int cc_major(int device) { return cached_attr(device, cudaDevAttrComputeCapabilityMajor, -1); }
 
 /* Lets kernel launch with dyn bytes of dynamic shared memory on the current device. Past the
  * 48 KB default the opt-in attribute must be set, and that default also counts the kernel's
@@ -246,21 +261,6 @@ template <typename K> inline cudaError_t allow_smem(K *kernel, size_t dyn) {
                              (int)dyn);
     if (e == cudaSuccess) have = dyn;
     return e;
-}
-
-/* Compute capability major of a device, cached (inline: the standalone harnesses use it too). */
-inline int cc_major(int device) {
-    static int cache[64];
-    if (device < 0 || device >= 64) return 0;
-    if (cache[device] == 0) {
-        int v = 0;
-        if (cudaDeviceGetAttribute(&v, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess || v <= 0) {
-            cudaGetLastError();
-            v = -1; /* unknown: cached as such, treated as old */
-        }
-        cache[device] = v;
-    }
-    return cache[device];
 }
 
 /* Programmatic dependent launch (sm_90+): a kernel started by launch_dependent may be scheduled

@@ -197,18 +197,15 @@ template <typename T>
 __host__ __device__ inline void tri_solve(const T *__restrict__ d, const T *__restrict__ e, int lo, int s, T lam,
                                           T pert, T *__restrict__ x, T *__restrict__ u1, T *__restrict__ u2,
                                           unsigned char *__restrict__ pv, int P) {
-    /* The arrays are disjoint (restrict) so that the loads of d, e, u1, u2, pv can be issued ahead
-     * of the stores of earlier steps; x's next entry is loaded before x's store (software
-     * pipelined): each step's latency is then its arithmetic (one thread per vector: K3 is a
-     * latency chain). Branch-free (the lanes of a warp pivot differently), one division per step:
-     * the multiplier is taken times the reciprocal pivot that U keeps anyway. */
+    /* One thread per vector: K3 is a latency chain. Branch-free (the lanes of a warp pivot
+     * differently), one reciprocal per step: the multiplier is taken times the reciprocal pivot
+     * that U keeps anyway. (Loading x's next entry ahead of the store, software pipelined, measured
+     * no gain on H100: the chain is the arithmetic.) */
     T p = d[lo] - lam, q = e[lo], bb = x[0];
-    T xn = s > 1 ? x[P] : (T)0;
     for (int k = 0; k + 1 < s; ++k) {
         const T ek = e[lo + k], an = d[lo + k + 1] - lam;
         const T en = k + 2 < s ? e[lo + k + 1] : (T)0;
-        const T xc = xn;
-        if (k + 2 < s) xn = x[(k + 2) * P];
+        const T xc = x[(k + 1) * P];
         const bool sw = !(absv(p) >= absv(ek)); /* interchange: row k of U is (ek, an, en), else (p, q, 0) */
         T pp = p;
         if (absv(pp) < pert) pp = pp < 0 ? -pert : pert;
@@ -230,18 +227,14 @@ __host__ __device__ inline void tri_solve(const T *__restrict__ d, const T *__re
         x1 *= Lim<T>::small;
     }
     x[(s - 1) * P] = x1;
-    T xk0 = s > 1 ? x[(s - 2) * P] : (T)0; /* the eliminated rhs of the next row up */
     for (int k = s - 2; k >= 0; --k) {
         const T u3 = (pv[k * P] && k + 2 < s) ? e[lo + k + 1] : (T)0;
-        const T bk = xk0;
-        if (k > 0) xk0 = x[(k - 1) * P];
-        T xk = (bk - u2[k * P] * x1 - u3 * x2) * u1[k * P];
+        T xk = (x[k * P] - u2[k * P] * x1 - u3 * x2) * u1[k * P];
         if (!(absv(xk) <= Lim<T>::big)) { /* rare: rescale the solution so far and the rest of the rhs */
             for (int i = 0; i < s; ++i) x[i * P] *= Lim<T>::small;
             x1 *= Lim<T>::small;
             x2 *= Lim<T>::small;
             xk *= Lim<T>::small;
-            xk0 *= Lim<T>::small;
         }
         x[k * P] = xk;
         x2 = x1;

@@ -1,4 +1,4 @@
-/* CUDA runtime helpers: device count, device guard, SM count cache, launch errors. */
+/* CUDA runtime helpers: device count, device guard, launch errors. */
 #include "common.cuh"
 
 extern "C" int mc_cuda_runtime_device_count(void) {
@@ -22,20 +22,6 @@ extern "C" mc_status mc_cuda_set_device(int device) {
 }
 
 namespace mc {
-
-int sm_count(int device) {
-    static int cache[64];
-    if (device < 0 || device >= 64) return 1;
-    if (cache[device] == 0) {
-        int v = 0;
-        if (cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || v <= 0) {
-            cudaGetLastError();
-            v = 1;
-        }
-        cache[device] = v;
-    }
-    return cache[device];
-}
 
 DeviceGuard::DeviceGuard(int device) {
     (void)cudaGetLastError(); /* so check_launch reports this launch, not an older failure */
