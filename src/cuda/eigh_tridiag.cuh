@@ -11,7 +11,12 @@
  * (load_check_scale), so subnormal and huge matrices work.
  *
  * Phases (one kernel each; B = batch):
- *  K1 k_tridiag, one block per matrix (128..1024 threads, tri_config): the scaled symmetric
+ *  K1 k_tridiag_2d for n <= 128 (fp32 and fp64) and fp32 n <= 256, else k_tridiag; one block per
+ *     matrix. k_tridiag_2d: the matrix held by the threads, tiled in 2-D (registers; for fp32
+ *     n > 128 the rows below 160 in shared memory), each loaded vector entry serving several
+ *     elements (H100, K1 alone against k_tridiag at its own block size: fp32 1000 x 64 0.45 ->
+ *     0.29 ms, 100 x 128 0.40 -> 0.28, 100 x 256 1.60 -> 1.18). k_tridiag (128..1024 threads,
+ *     tri_config): the scaled symmetric
  *     matrix (both triangles, kept exactly symmetric) in the workspace (global memory, L2 resident
  *     for moderate batches; a shared-memory tile once the trailing block fits), unblocked
  *     Householder reduction T = H_{n-3}..H_0 A H_0..H_{n-3} as LAPACK's sytd2: per column k,
@@ -24,7 +29,8 @@
  *     eps ||T||_inf (an absolute test: the perturbation is within the backward error of K1); the
  *     group for index j takes the unreduced block [lo, hi) that holds j and finds the (j - lo)-th
  *     eigenvalue of that block by bisection on Sturm counts (dstebz/dlaebz: pivmin guard,
- *     Gershgorin start interval) to max(eps ||T||, eps |lambda|); a 1x1 block gives d_j exactly.
+ *     Gershgorin start interval, for eigh narrowed first by a 128-point multisection pre-pass
+ *     where T does not split) to max(eps ||T||, eps |lambda|); a 1x1 block gives d_j exactly.
  *     With L > 1 the lanes evaluate the next log2(L) levels of the bisection tree at once
  *     (bisect_lanes: bit-identical to one lane's bisection). Cost: ~25 (float) / ~54 (double)
  *     Sturm counts of the block's length per eigenvalue in sequence, divided by log2(L). (Tried on
