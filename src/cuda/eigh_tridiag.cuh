@@ -425,11 +425,12 @@ __device__ __forceinline__ T tri_reflector(int k, int n, T dk, T alpha, T sq, bo
 }
 
 /* Step 3 of K1 column k (k1 = k + 1, m = n - k1): p_i = tk sum_g part[g pitch + off + i] (the G
- * partial sums of A22 v), w = p - tk/2 (p.v) v into wc[k1..n-1]. Contains one barrier (the block
- * sum); red_pv is next written after the caller's barrier that makes w visible. */
+ * partial sums of A22 v), w = p - tk/2 (p.v) v into wc[k1..n-1]; then (vc, wc) become the pending
+ * update (vq, wq) and the old pending buffers are free for step k + 1. Contains one barrier (the
+ * block sum); red_pv is next written after the caller's barrier that makes w visible. */
 template <typename T>
-__device__ __forceinline__ void tri_make_w(int k1, int m, T tk, const T *part, int pitch, int off, int G, const T *vc,
-                                           T *wc, T *red_pv) {
+__device__ __forceinline__ void tri_next_update(int k1, int m, T tk, const T *part, int pitch, int off, int G, T *&vc,
+                                                T *&wc, T *&vq, T *&wq, T *red_pv) {
     const int tid = threadIdx.x, nt = blockDim.x;
     T pv = 0;
     for (int i = tid; i < m; i += nt) {
@@ -443,6 +444,12 @@ __device__ __forceinline__ void tri_make_w(int k1, int m, T tk, const T *part, i
     pv = tri_block_sum(pv, red_pv);
     const T K = (T)0.5 * tk * pv;
     for (int i = tid; i < m; i += nt) wc[k1 + i] -= K * vc[k1 + i];
+    T *t = vc;
+    vc = vq;
+    vq = t;
+    t = wc;
+    wc = wq;
+    wq = t;
 }
 
 /* d, e, tau's last entries from the trailing 2 x 2 (or 1 x 1) at(r, c), r, c >= n - 2, after
@@ -562,13 +569,7 @@ __global__ void __launch_bounds__(kThreadsTri)
         TRI_PROF(2);
         if (act) {
             /* 3. p = tau A22 v, w = p - tau/2 (p.v) v */
-            tri_make_w(k1, m, tk, part, RL, 0, G, vc, wc, red_pv);
-            T *t = vc;
-            vc = vq;
-            vq = t;
-            t = wc;
-            wc = wq;
-            wq = t;
+            tri_next_update(k1, m, tk, part, RL, 0, G, vc, wc, vq, wq, red_pv);
             __syncthreads(); /* w visible before the next step reads it; part free */
         }
         TRI_PROF(3);
@@ -695,13 +696,7 @@ __global__ void __launch_bounds__(CG *RG)
         __syncthreads(); /* part visible; every read of vq, wq done */
         if (act) {
             /* 3. p = tau A22 v, w = p - tau/2 (p.v) v */
-            tri_make_w(k1, m, tk, part, n, k1, RG, vc, wc, red_pv);
-            T *t = vc;
-            vc = vq;
-            vq = t;
-            t = wc;
-            wc = wq;
-            wq = t;
+            tri_next_update(k1, m, tk, part, n, k1, RG, vc, wc, vq, wq, red_pv);
             __syncthreads(); /* w visible; part free */
         }
         pend = act;
