@@ -2,6 +2,7 @@
 16384 x 4096 bf16, 64 x 131072 and 1 x 262144 fp32, and a sweep of 512 .. 262144 columns at a
 fixed element count, plotted to bench/results/softmax_sweep_<device>.png (matplotlib if importable)
 to show there is no cliff. Bandwidth: fwd reads x and writes y; fwd+bwd adds dy, y read, dx written.
+The target shapes also time "copy (floor)", y.copy_(x) of the same bytes: what the op cannot beat.
 Run: python bench/bench_softmax.py [--device cuda|cpu] [--quick]"""
 import os
 
@@ -17,7 +18,7 @@ except Exception:  # noqa: BLE001
     LigerSoftmaxFunction = None
 
 
-def case(dev, args, copy, shape, dt, op="fwd", compiled=None):
+def case(dev, args, copy, shape, dt, op="fwd", compiled=None, floor=False):
     nb = shape[0] * shape[1] * torch.finfo(dt).bits // 8
     k = _prims.n_rotations(dev, 2 * nb)
     xs = [torch.randn(shape, device=dev, dtype=dt) for _ in range(k)]
@@ -27,6 +28,9 @@ def case(dev, args, copy, shape, dt, op="fwd", compiled=None):
     base = {"op": "softmax " + op, "shape": "x".join(map(str, shape)), "dtype": str(dt)[6:]}
     if op == "fwd":
         impls = [(n, (lambda i, f=f: f(xs[i])) if f else None) for n, f in peers]
+        if floor:  # a device copy of the same bytes (x read, y written), timed the same way: the floor
+            y = torch.empty_like(xs[0])
+            impls.append(("copy (floor)", lambda i: y.copy_(xs[i])))
         return _prims.time_impls(dev, impls, k, 2 * nb, base, copy, args.quick)
     xr = [x.clone().requires_grad_() for x in xs]
     dy = torch.randn(shape, device=dev, dtype=dt)
@@ -53,7 +57,7 @@ def main():
     targets = [((256, 512), bf16), ((4, 8192), torch.float32), ((1, 65536), torch.float32)] if quick else \
         [((16384, 4096), bf16), ((64, 131072), torch.float32), ((1, 262144), torch.float32)]
     for shape, dt in targets:
-        rows += case(dev, args, copy, shape, dt, "fwd", comp)
+        rows += case(dev, args, copy, shape, dt, "fwd", comp, floor=True)
     rows += case(dev, args, copy, targets[0][0], targets[0][1], "fwd+bwd", comp)
 
     # sweep at a fixed element count (64 MB of fp32; 1M elements with --quick)
