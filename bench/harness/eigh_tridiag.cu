@@ -18,8 +18,9 @@
 // --k4: times the back-transformation (K4) alone at several register shapes (R rows x C columns
 // per thread, L lanes per column group) on fp32 1000 x 64, 100 x 128, 100 x 256, against the
 // library's output. With n given, only that size is checked and timed (n [batch] [f64]: sizes without a built-in
-// timing case are timed at that batch, default 100, in fp32 unless f64). ET_K1_THREADS=t times
-// K1 with t threads per block instead of the library's choice. --host-only (no GPU needed): runs a
+// timing case are timed at that batch, default 100, in fp32 unless f64). ET_K1_THREADS=t runs
+// K1 as k_tridiag with t threads per block instead of the library's choice (k_tridiag_2d where it
+// applies): an A/B of the two K1 kernels in one run. --host-only (no GPU needed): runs a
 // sequential host model of the same algorithm (the per-thread pieces are the header's own
 // __host__ __device__ functions) through the same checks, and the fast reference against the
 // Jacobi one; --stress KIND [COUNT] runs the host model on many matrices of one kind (e.g. 4 =

@@ -1368,7 +1368,8 @@ struct Tri1 {
     size_t smem;
 };
 
-/* Four threads per row up to 512 (at least 128), 1024 above n = 224; measured on H100 (K1 alone,
+/* k_tridiag's shape (it runs where k_tridiag_2d does not: fp32 n > 256, fp64 n > 128, or forced).
+ * Four threads per row up to 512 (at least 128), 1024 above n = 224; measured on H100 (K1 alone,
  * bench/harness/eigh_tridiag.cu): fp32 100 x 128 0.42 ms at 512 against 0.50 at 256 and 1024,
  * 100 x 200 1.01 at 512 against 1.07 at 1024, batch 1000 x 64 0.46 at 256. The tile side is the
  * largest that fits what is left of limit (0 below 32: stays in global memory). */
