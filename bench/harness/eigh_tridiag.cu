@@ -304,6 +304,15 @@ static void time_back(const et::Ws<T> &ws, T *dq, int n, int64_t batch, const st
     (ok ? n_pass : n_fail)++;
 }
 
+/* A K4 shape (R rows x C columns per thread, L lanes), and time_back over a list of them. */
+template <int R_, int C_, int L_> struct Sh {
+    static constexpr int R = R_, C = C_, L = L_;
+};
+template <typename T, typename... S>
+static void time_backs(const et::Ws<T> &ws, T *dq, int n, int64_t batch, const std::vector<T> &qref) {
+    (time_back<T, S::R, S::C, S::L>(ws, dq, n, batch, qref), ...);
+}
+
 template <typename T> static void k4_shapes(int n, int64_t batch, std::mt19937 &g) {
     const DevBatch<T> m(n, batch, g);
     T *const dq = m.dq;
@@ -315,28 +324,14 @@ template <typename T> static void k4_shapes(int n, int64_t batch, std::mt19937 &
     et::carve<T>(m.ws, n, batch, &ws);
     const et::BackShape lib = et::back_shape<T>(n);
     printf("K4 shapes f%d n=%d: library R=%d C=%d L=%d\n", (int)(8 * sizeof(T)), n, lib.R, lib.C, lib.L);
-    if (n == 128) {
-        time_back<T, 16, 4, 8>(ws, dq, n, batch, qref);
-        time_back<T, 16, 2, 8>(ws, dq, n, batch, qref);
-        time_back<T, 16, 1, 8>(ws, dq, n, batch, qref);
-        time_back<T, 8, 4, 16>(ws, dq, n, batch, qref);
-        time_back<T, 8, 2, 16>(ws, dq, n, batch, qref);
-        time_back<T, 32, 2, 4>(ws, dq, n, batch, qref);
-        time_back<T, 4, 4, 32>(ws, dq, n, batch, qref);
-    } else if (n == 256) {
-        time_back<T, 16, 4, 16>(ws, dq, n, batch, qref);
-        time_back<T, 16, 2, 16>(ws, dq, n, batch, qref);
-        time_back<T, 16, 1, 16>(ws, dq, n, batch, qref);
-        time_back<T, 8, 4, 32>(ws, dq, n, batch, qref);
-        time_back<T, 8, 2, 32>(ws, dq, n, batch, qref);
-        time_back<T, 32, 2, 8>(ws, dq, n, batch, qref);
-    } else if (n == 64) {
-        time_back<T, 16, 4, 4>(ws, dq, n, batch, qref);
-        time_back<T, 16, 2, 4>(ws, dq, n, batch, qref);
-        time_back<T, 8, 4, 8>(ws, dq, n, batch, qref);
-        time_back<T, 4, 4, 16>(ws, dq, n, batch, qref);
-        time_back<T, 32, 2, 2>(ws, dq, n, batch, qref);
-    }
+    if (n == 128)
+        time_backs<T, Sh<16, 4, 8>, Sh<16, 2, 8>, Sh<16, 1, 8>, Sh<8, 4, 16>, Sh<8, 2, 16>, Sh<32, 2, 4>, Sh<4, 4, 32>>(
+            ws, dq, n, batch, qref);
+    else if (n == 256)
+        time_backs<T, Sh<16, 4, 16>, Sh<16, 2, 16>, Sh<16, 1, 16>, Sh<8, 4, 32>, Sh<8, 2, 32>, Sh<32, 2, 8>>(
+            ws, dq, n, batch, qref);
+    else if (n == 64)
+        time_backs<T, Sh<16, 4, 4>, Sh<16, 2, 4>, Sh<8, 4, 8>, Sh<4, 4, 16>, Sh<32, 2, 2>>(ws, dq, n, batch, qref);
 }
 
 static int64_t batch_for(int n, int kind) {

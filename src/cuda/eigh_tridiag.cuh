@@ -482,7 +482,8 @@ template <typename T, typename At> __device__ __forceinline__ void tri_finish(in
  * row and double-buffered (step k and step k-1). Once the trailing block fits in msw x msw (host
  * computed from the shared memory left; 0: never), rows/columns k..n-1 move to a dense tile in
  * shared memory and the rest of the reduction runs there (reflectors still go to the workspace for
- * K4); fp32 n <= ~230 runs there from the start (H100 100 x 128: K1 0.50 ms in global memory). */
+ * K4); fp64 n up to ~160 runs there from the start. (fp32 n <= 256 and fp64 n <= 128 run
+ * k_tridiag_2d instead.) */
 template <typename T>
 __global__ void __launch_bounds__(kThreadsTri)
     k_tridiag(const T *__restrict__ a, int64_t sb, int64_t sr, int64_t sc, Ws<T> ws, int n, int msw) {
@@ -535,8 +536,8 @@ __global__ void __launch_bounds__(kThreadsTri)
             else if (c == k1) sh_alpha[par] = x;
             else sq += x * x;
         }
-        /* the barrier: row k and sh_* visible; red_sq[par] is next written at k + 2, after the barrier of
-         * k + 1's sum, which every thread reaches after its read here */
+        /* the barrier: row k and sh_* visible; red_sq[par] is next written at k + 2, after the
+         * barrier of k + 1's sum, which every thread reaches after its read here */
         sq = tri_block_sum(sq, red_sq[par]);
         TRI_PROF(0);
         const bool act = sq > thr; /* uniform */
