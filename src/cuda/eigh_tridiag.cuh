@@ -488,7 +488,10 @@ template <typename T>
 __global__ void __launch_bounds__(kThreadsTri)
     k_tridiag(const T *__restrict__ a, int64_t sb, int64_t sr, int64_t sc, Ws<T> ws, int n, int msw) {
     mc::pdl_wait(); /* every kernel here: launched dependent on the one before (launch_dependent) */
-    mc::pdl_trigger();
+    /* K1 does not call pdl_trigger: K2 is then scheduled as K1's blocks exit. Triggered at K1's
+     * start, K2's blocks were placed while K1 ran, most of them on the SMs K1 left free, and ran
+     * there crowded once K1 was done (H100, bench/profile_eigh.py, fp32 100 x 128: K2 236 us
+     * after K1's end against 119 when spread). */
     extern __shared__ __align__(16) unsigned char smem[];
     const int tid = threadIdx.x, nt = blockDim.x;
     T *buf = reinterpret_cast<T *>(smem);
@@ -601,8 +604,7 @@ __global__ void __launch_bounds__(CG *RG)
     k_tridiag_2d(const T *__restrict__ a, int64_t sb, int64_t sr, int64_t sc, Ws<T> ws, int n) {
     constexpr int VR = V - VS, NW = CG / 32; /* rows in registers; warps per row group */
     static_assert(CG % 32 == 0 && VS >= 0 && VS <= V, "K1 2-D shape");
-    mc::pdl_wait();
-    mc::pdl_trigger();
+    mc::pdl_wait(); /* no pdl_trigger: see k_tridiag */
     extern __shared__ __align__(16) unsigned char smem[];
     const int tid = threadIdx.x, cg = tid % CG, rg = tid / CG;
     T *buf = reinterpret_cast<T *>(smem);
