@@ -1343,18 +1343,21 @@ cudaError_t launch_vectors(const Ws<T> &ws, T *w, int32_t *info, int64_t batch, 
     if ((err = mc::allow_smem(k_solve<T>, sm3)) != cudaSuccess ||
         (err = mc::allow_smem(k_orth<T>, sm4)) != cudaSuccess)
         return err;
+    /* each launch's error is kept (the first one wins) and nothing more is launched after it */
     auto solve = [&](int mode, int iters) {
-        for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
+        for (int64_t b0 = 0; b0 < batch && err == cudaSuccess; b0 += 65535) {
             const unsigned nb = (unsigned)(batch - b0 < 65535 ? batch - b0 : 65535);
-            mc::launch_dependent(k_solve<T>, dim3((unsigned)((n + ch - 1) / ch), nb), dim3(ch), sm3, stream, ws, n, b0,
-                                 mode, iters);
+            err = mc::launch_dependent(k_solve<T>, dim3((unsigned)((n + ch - 1) / ch), nb), dim3(ch), sm3, stream, ws, n,
+                                       b0, mode, iters);
         }
     };
     auto orth = [&](int phase) {
-        mc::launch_dependent(k_orth<T>, dim3((unsigned)batch), dim3(kThreadsOrth), sm4, stream, ws, w, info, n, phase);
+        if (err == cudaSuccess)
+            err = mc::launch_dependent(k_orth<T>, dim3((unsigned)batch), dim3(kThreadsOrth), sm4, stream, ws, w, info, n,
+                                       phase);
     };
     solve(0, kSolveIters);
-    if (after_solve) cudaEventRecord(after_solve, stream);
+    if (after_solve && err == cudaSuccess) cudaEventRecord(after_solve, stream);
     orth(0);
     for (int r = 1; r <= kClusterRounds; ++r) {
         solve(1, 1);
@@ -1362,6 +1365,7 @@ cudaError_t launch_vectors(const Ws<T> &ws, T *w, int32_t *info, int64_t batch, 
     }
     solve(2, kSolveIters); /* the repair round: returns at once in matrices that need none */
     orth(3);
+    if (err != cudaSuccess) return err;
     return cudaGetLastError();
 }
 
