@@ -1,6 +1,8 @@
 """fused_softmax: forward and gradient against float64 references along every dimension, shapes that
 hit each CUDA path (rows: short rows several per block, long rows one block or a thread-block
 cluster per row; generic, split-row, column), non-finite rows, bad input."""
+import sys
+
 import pytest
 import torch
 
@@ -141,6 +143,20 @@ def test_outputs_fully_written(device, shape, dim):
         assert not torch.isnan(y).any() and not torch.isnan(dx).any()
 
 
+def test_no_workspace_below_split_min_cols(device):
+    """softmax.py skips the workspace lookup for rows shorter than _SPLIT_MIN_COLS: the C side must
+    agree that no such call needs one, whatever the row count, dtype or dim."""
+    S = sys.modules["metalcore.softmax"]
+    for dt in (torch.float32, torch.float16, torch.bfloat16):
+        for shape, dim in (((1, 1), 1), ((1, 4095), 1), ((3, 4088), 1), ((1, 2048), 1), ((100000, 1024), 1),
+                           ((2, 4095, 3), 1), ((4095,), 0), ((7, 4000), 0), ((5, 3, 4095), 2)):
+            if shape[dim] >= S._SPLIT_MIN_COLS:
+                continue
+            x = torch.empty(shape, device=device, dtype=dt)
+            assert _C.softmax_workspace_size(x, dim) == 0, (shape, dim, dt)
+            assert S._workspace(x, dim) is None
+
+
 def test_softmax_bad_input(device):
     x = torch.randn(3, 4, device=device)
     with pytest.raises(IndexError):
@@ -174,8 +190,6 @@ def test_softmax_bad_input(device):
 
 
 def test_opcheck_and_compile():
-    import sys
-
     S = sys.modules["metalcore.softmax"]  # the module; metalcore.softmax is the alias of fused_softmax
 
     x = torch.randn(3, 8, requires_grad=True)

@@ -341,6 +341,157 @@ __global__ void __launch_bounds__(512, min_blocks(U))
                               v0 + (int)threadIdx.x, v1, nb, step, nt, tot);
 }
 
+
+/* ---- V3: pipe, each cluster streams its rows through shared memory ------------------------------ */
+/* grid (C, G), cluster (C, 1, 1): cluster g takes rows g, g + G, ... (G = the clusters that can be
+ * resident, so the grid is one wave); block rank r owns vectors [r per, r per + len) of each row,
+ * per = blockDim.x * NV. NS shared-memory stages of per vectors: thread 0 issues one bulk copy
+ * (cp.async.bulk, the Hopper TMA engine, completing on the stage's mbarrier) per row and stage, NS
+ * rows ahead. Per row: wait for the stage, copy it to registers, release the stage (a block
+ * barrier, then the copy of the row NS ahead), reduce (warp, block, cluster: the library's
+ * row_total), write y from registers. x is read once and never waits in a register file while a
+ * row's reduction runs: the next rows are already in flight, so DRAM sees reads and writes
+ * together as in a copy, where V0 (the library: one wave of row-owning clusters at a time)
+ * alternates read and write phases. (Bulk copies with an mbarrier transaction count: the PTX ISA,
+ * cp.async.bulk and mbarrier.expect_tx; the stage ring is the usual producer/consumer pipeline of
+ * Hopper GEMMs, here with one producer thread.) */
+__device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+__device__ __forceinline__ void mbar_init(uint64_t *b, uint32_t count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(smem_u32(b)), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(uint64_t *b, uint32_t bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smem_u32(b)), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint64_t *b, uint32_t parity) {
+    asm volatile("{\n"
+                 ".reg .pred P1;\n"
+                 "LAB_WAIT:\n"
+                 "mbarrier.try_wait.parity.shared::cta.b64 P1, [%0], %1;\n"
+                 "@P1 bra.uni DONE;\n"
+                 "bra.uni LAB_WAIT;\n"
+                 "DONE:\n"
+                 "}\n" ::"r"(smem_u32(b)),
+                 "r"(parity)
+                 : "memory");
+}
+__device__ __forceinline__ void bulk_g2s(void *dst, const void *src, uint32_t bytes, uint64_t *bar) {
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(smem_u32(dst)),
+                 "l"(src), "r"(bytes), "r"(smem_u32(bar))
+                 : "memory");
+}
+
+template <typename T, int NV, int NS, int H>
+__global__ void __launch_bounds__(1024, 1) pipe_fwd(const T *x, T *y, int64_t rows, int nvec, int per) {
+    constexpr int VEC = 16 / sizeof(T);
+    constexpr bool RAW = NV * VEC > 32; /* as the library: more than 32 elements stay raw 16-bit */
+    extern __shared__ __align__(128) uint4 stage[]; /* NS x per vectors */
+    __shared__ uint64_t full[NS];
+    __shared__ float2 wpart[32];
+    __shared__ float2 cpart;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+    __trap();
+#endif
+    const int tid = threadIdx.x, nt = blockDim.x;
+    const int64_t G = gridDim.y, v0 = (int64_t)blockIdx.x * per;
+    const int64_t left = (int64_t)nvec - v0;
+    const int len = left <= 0 ? 0 : left < per ? (int)left : per;
+    const uint32_t bytes = (uint32_t)len * 16u;
+    const uint4 *xv = reinterpret_cast<const uint4 *>(x) + v0;
+    uint4 *yv = reinterpret_cast<uint4 *>(y) + v0;
+    constexpr St SK = st_of(H);
+    const uint64_t spol = st_policy<SK>();
+    if (tid == 0) {
+        for (int s = 0; s < NS; ++s) mbar_init(&full[s], 1);
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+        asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+        if (bytes)
+            for (int s = 0; s < NS; ++s) {
+                const int64_t r = blockIdx.y + s * G;
+                if (r < rows) {
+                    mbar_expect_tx(&full[s], bytes);
+                    bulk_g2s(stage + (size_t)s * per, xv + r * nvec, bytes, &full[s]);
+                }
+            }
+    }
+    __syncthreads();
+    int s = 0;
+    uint32_t parity = 0;
+    for (int64_t row = blockIdx.y; row < rows; row += G) {
+        if (bytes) mbar_wait(&full[s], parity);
+        const uint4 *sv = stage + (size_t)s * per;
+        Pack<T, VEC> p[RAW ? NV : 1];
+        float v[RAW ? 1 : NV][VEC];
+        float m = -INFINITY;
+#pragma unroll
+        for (int i = 0; i < NV; ++i) {
+            const int j = i * nt + tid;
+            uint4 q = j < len ? sv[j] : ninf16<T>();
+            float f[VEC];
+            unpack16<T>(q, f);
+#pragma unroll
+            for (int k = 0; k < VEC; ++k) m = fmaxf(m, f[k]);
+            if constexpr (RAW) {
+                memcpy(&p[i], &q, 16);
+            } else {
+#pragma unroll
+                for (int k = 0; k < VEC; ++k) v[i][k] = f[k];
+            }
+        }
+        __syncthreads(); /* every thread has its part of the stage: refill it */
+        if (tid == 0 && bytes) {
+            const int64_t nx = row + NS * G;
+            if (nx < rows) {
+                asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+                mbar_expect_tx(&full[s], bytes);
+                bulk_g2s(stage + (size_t)s * per, xv + nx * nvec, bytes, &full[s]);
+            }
+        }
+        if (++s == NS) {
+            s = 0;
+            parity ^= 1u;
+        }
+        m = mc::warp_max(m);
+        const float mu = m == -INFINITY ? 0.f : m;
+        float sum = 0.f;
+#pragma unroll
+        for (int i = 0; i < NV; ++i) {
+            if constexpr (RAW) {
+                float f[VEC];
+                mc::unpack_floats<VEC>(launder(p[i]), f);
+#pragma unroll
+                for (int k = 0; k < VEC; ++k) sum += __expf(f[k] - mu);
+            } else {
+#pragma unroll
+                for (int k = 0; k < VEC; ++k) {
+                    v[i][k] = __expf(v[i][k] - mu);
+                    sum += v[i][k];
+                }
+            }
+        }
+        sum = mc::warp_sum(sum);
+        const float2 tot = row_total<true>(make_float2(m, sum), wpart, &cpart, (int)gridDim.x, make_float2(-INFINITY, 0.f), MsMerge());
+        const float scale = (m == -INFINITY ? 0.f : __expf(m - tot.x)) * finish_inv(tot.x, tot.y);
+        uint4 *yr = yv + row * nvec;
+#pragma unroll
+        for (int i = 0; i < NV; ++i) {
+            const int j = i * nt + tid;
+            if (j < len) {
+                float o[VEC];
+                if constexpr (RAW) {
+                    mc::unpack_floats<VEC>(launder(p[i]), o);
+#pragma unroll
+                    for (int k = 0; k < VEC; ++k) o[k] = __expf(o[k] - mu) * scale;
+                } else {
+#pragma unroll
+                    for (int k = 0; k < VEC; ++k) o[k] = v[i][k] * scale;
+                }
+                st16<SK>(yr + j, pack16<T>(o), spol);
+            }
+        }
+        row_done<true>();
+    }
+}
+
 /* ---- host launchers ---------------------------------------------------------------------------- */
 
 struct Cfg {
@@ -391,6 +542,50 @@ cudaError_t run_split(const Cfg &c, const void *x, void *y, void *ws, cudaStream
                               static_cast<const float2 *>(ws), c.nvec, c.L, c.chunks, (int)nb);
 }
 
+
+/* pipe: grid (C, gy) with C = ceil(nvec / per), per = nt * NV; NS stages of per vectors */
+template <typename T, int NV, int NS, int H>
+cudaError_t run_pipe(const Cfg &c, const void *x, void *y, void *, cudaStream_t st) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3((unsigned)c.C, (unsigned)c.gy);
+    cfg.blockDim = dim3((unsigned)c.nt);
+    cfg.dynamicSmemBytes = (size_t)NS * c.per * 16;
+    cfg.stream = st;
+    cudaLaunchAttribute attr;
+    attr.id = cudaLaunchAttributeClusterDimension;
+    attr.val.clusterDim.x = (unsigned)c.C;
+    attr.val.clusterDim.y = 1;
+    attr.val.clusterDim.z = 1;
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+    return cudaLaunchKernelEx(&cfg, pipe_fwd<T, NV, NS, H>, static_cast<const T *>(x), static_cast<T *>(y), c.rows, c.nvec, c.per);
+}
+
+/* clusters of C blocks of nt threads with smem bytes of dynamic shared memory that fit at once (0:
+ * none); sets the kernel's shared-memory and non-portable cluster attributes first */
+static int pipe_clusters(const void *k, int C, int nt, size_t smem) {
+    if (cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess ||
+        (C > 8 && cudaFuncSetAttribute(k, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) != cudaSuccess)) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3((unsigned)C, 256u);
+    cfg.blockDim = dim3((unsigned)nt);
+    cfg.dynamicSmemBytes = smem;
+    cudaLaunchAttribute attr;
+    attr.id = cudaLaunchAttributeClusterDimension;
+    attr.val.clusterDim.x = (unsigned)C;
+    attr.val.clusterDim.y = 1;
+    attr.val.clusterDim.z = 1;
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+    int num = 0;
+    if (cudaOccupancyMaxActiveClusters(&num, k, &cfg) != cudaSuccess) num = 0;
+    (void)cudaGetLastError();
+    return num;
+}
+
 using RunFn = cudaError_t (*)(const Cfg &, const void *, void *, void *, cudaStream_t);
 struct Impl {
     RunFn run = nullptr;
@@ -419,6 +614,20 @@ template <typename T> Impl pick_split(int U, int H, bool rev) {
     if (U == u && H == h) return rev ? split_impl<T, u, h, true>() : split_impl<T, u, h, false>();
     SPL(4, 0) SPL(4, 2) SPL(4, 4)
 #undef SPL
+    return Impl{};
+}
+
+
+template <typename T, int NV, int NS, int H> Impl pipe_impl() {
+    return {&run_pipe<T, NV, NS, H>, reinterpret_cast<const void *>(&pipe_fwd<T, NV, NS, H>), nullptr};
+}
+/* pipe: NV 2, 4, 8 vectors a thread, NS 2..4 stages, stores plain (H 0) or streaming (H 2) */
+template <typename T> Impl pick_pipe(int NV, int NS, int H) {
+#define PIPE(nv, ns, h)                                                                            \
+    if (NV == nv && NS == ns && H == h) return pipe_impl<T, nv, ns, h>();
+    PIPE(2, 2, 0) PIPE(2, 3, 0) PIPE(2, 4, 0) PIPE(4, 2, 0) PIPE(4, 3, 0) PIPE(4, 4, 0) PIPE(8, 2, 0) PIPE(8, 3, 0)
+    PIPE(4, 3, 2) PIPE(8, 2, 2)
+#undef PIPE
     return Impl{};
 }
 
@@ -517,7 +726,7 @@ static double compare(Dt d, const std::vector<uint8_t> &out, const Ref &r, int64
 
 // ---- variants ------------------------------------------------------------------------------------
 
-enum VKind { vLib, vCopy, vL2c, vSplit };
+enum VKind { vLib, vCopy, vL2c, vSplit, vPipe };
 struct Spec {
     VKind kind = vLib;
     int C = 16, nt = 256, U = 4, H = 2; /* H: l2x::kHintName */
@@ -525,6 +734,7 @@ struct Spec {
     int gy = 0;   /* l2c: row slots (0: one per row) */
     int lkb = 0;  /* split: chunk KiB */
     bool pdl = false;
+    int NV = 4, NS = 3; /* pipe: vectors per thread, stages */
 };
 static Spec S_lib() { return Spec{}; }
 static Spec S_copy() {
@@ -555,6 +765,27 @@ static Spec S_split(int lkb, int H, bool rev, bool pdl, int nt = 256) {
 }
 
 enum { H_DEF = 0, H_ST = 1, H_CS = 2, H_NA = 3, H_POL = 4 };
+
+static Spec S_pipe(int nt, int NV, int NS, int H = H_DEF) {
+    Spec s;
+    s.kind = vPipe;
+    s.nt = nt;
+    s.NV = NV;
+    s.NS = NS;
+    s.H = H;
+    return s;
+}
+/* the library, the copy and the pipe variants (`pipe` on the command line) */
+static std::vector<Spec> pipe_specs() {
+    std::vector<Spec> v = {S_lib(), S_copy()};
+    for (int nt : {256, 512, 1024})
+        for (int nv : {2, 4, 8})
+            for (int ns : {2, 3, 4})
+                if (nt * nv <= 4096 && l2x::pick_pipe<float>(nv, ns, H_DEF).run) v.push_back(S_pipe(nt, nv, ns));
+    v.push_back(S_pipe(512, 4, 3, H_CS));
+    v.push_back(S_pipe(256, 8, 2, H_CS));
+    return v;
+}
 
 /* every variant: the key shapes and the correctness sweep */
 static std::vector<Spec> full_specs() {
@@ -598,6 +829,9 @@ static std::string spec_name(const Spec &s) {
     case vL2c:
         snprintf(b, sizeof b, "l2c C%d T%d U%d %s %s", s.C, s.nt, s.U, l2x::kHintName[s.H], s.rev ? "rev" : "fwd");
         if (s.gy) snprintf(b + strlen(b), sizeof b - strlen(b), " g%d", s.gy);
+        return b;
+    case vPipe:
+        snprintf(b, sizeof b, "pipe T%d NV%d NS%d %s", s.nt, s.NV, s.NS, l2x::kHintName[s.H]);
         return b;
     default:
         snprintf(b, sizeof b, "split %dK T%d U%d %s %s%s", s.lkb, s.nt, s.U, l2x::kHintName[s.H], s.rev ? "rev" : "fwd",
@@ -655,6 +889,36 @@ static bool make_variant(Dt d, int64_t rows, int64_t n, const Spec &s, Variant &
         const size_t bytes = (size_t)rows * n * dt_size(d);
         v.info = "cudaMemcpyAsync D2D, same bytes";
         v.run = [=](const void *x, void *y, void *) { return cudaMemcpyAsync(y, x, bytes, cudaMemcpyDeviceToDevice); };
+        return true;
+    }
+    if (s.kind == vPipe) {
+        const l2x::Impl im = d == F32 ? l2x::pick_pipe<float>(s.NV, s.NS, s.H) : l2x::pick_pipe<__nv_bfloat16>(s.NV, s.NS, s.H);
+        if (!im.run) {
+            why = "combination not instantiated";
+            return false;
+        }
+        l2x::Cfg c;
+        c.rows = rows;
+        c.nvec = nvec;
+        c.nt = s.nt;
+        c.per = s.nt * s.NV;
+        c.C = (nvec + c.per - 1) / c.per;
+        if (c.C > 16 || (c.C - 1) * c.per >= nvec) {
+            why = c.C > 16 ? "more than 16 blocks a row" : "a block with no columns";
+            return false;
+        }
+        const size_t smem = (size_t)s.NS * c.per * 16;
+        const int clusters = l2x::pipe_clusters(im.k1, c.C, s.nt, smem);
+        if (clusters <= 0) {
+            why = "0 active clusters";
+            return false;
+        }
+        c.gy = (int)std::min<int64_t>(rows, clusters);
+        snprintf(b, sizeof b, "%s, C%d, %zu KB smem, %d clusters resident, %.1f rows each", kattr(im.k1, s.nt).c_str(), c.C,
+                 smem >> 10, clusters, (double)rows / c.gy);
+        v.info = b;
+        const l2x::RunFn run = im.run;
+        v.run = [=](const void *x, void *y, void *ws) { return run(c, x, y, ws, nullptr); };
         return true;
     }
     const l2x::Impl im = s.kind == vL2c ? (d == F32 ? l2x::pick_l2c<float>(s.U, s.H, s.rev) : l2x::pick_l2c<__nv_bfloat16>(s.U, s.H, s.rev))
@@ -785,7 +1049,7 @@ struct ShapeSummary {
     Dt d;
     int64_t rows, n;
     double lib = NAN, copy = NAN;
-    Result l2c, split;
+    Result l2c, split, pipe;
 };
 
 /* Checks and times every spec at (d, rows, n): input sets rotated over >= 160 MB. */
@@ -854,6 +1118,7 @@ static ShapeSummary run_shape(Dt d, int64_t rows, int64_t n, const std::vector<S
         else if (s.kind == vCopy) sum.copy = us;
         else if (s.kind == vL2c && !(sum.l2c.us <= us)) sum.l2c = r;
         else if (s.kind == vSplit && !(sum.split.us <= us)) sum.split = r;
+        else if (s.kind == vPipe && !(sum.pipe.us <= us)) sum.pipe = r;
     }
     for (auto p : X) delete p;
     for (auto p : Y) delete p;
@@ -888,8 +1153,8 @@ static void print_kernels() {
 
 static void print_summary(const char *title, const std::vector<ShapeSummary> &v) {
     printf("\n== %s (us, TB/s; copy %.2f TB/s) ==\n", title, g_copy_tbs);
-    printf("%-4s %5s x %-7s | %-15s | %-15s | %-52s | %s\n", "dt", "rows", "cols", "library", "copy same bytes",
-           "best l2c", "best split");
+    printf("%-4s %5s x %-7s | %-15s | %-15s | %-36s | %-36s | %s\n", "dt", "rows", "cols", "library", "copy same bytes",
+           "best l2c", "best split", "best pipe");
     for (const ShapeSummary &s : v) {
         const double tb = 2.0 * s.rows * s.n * dt_size(s.d) / 1e12;
         auto cell = [&](double us) {
@@ -897,14 +1162,15 @@ static void print_summary(const char *title, const std::vector<ShapeSummary> &v)
             snprintf(b, sizeof b, "%6.1f %5.2f", us, tb / (us * 1e-6));
             return std::string(b);
         };
-        printf("%-4s %5lld x %-7lld | %-15s | %-15s | %-52s | %s\n", dt_name(s.d), (long long)s.rows, (long long)s.n,
+        printf("%-4s %5lld x %-7lld | %-15s | %-15s | %-36s | %-36s | %s\n", dt_name(s.d), (long long)s.rows, (long long)s.n,
                cell(s.lib).c_str(), cell(s.copy).c_str(), (cell(s.l2c.us) + " " + s.l2c.name).c_str(),
-               (cell(s.split.us) + " " + s.split.name).c_str());
+               (cell(s.split.us) + " " + s.split.name).c_str(), (cell(s.pipe.us) + " " + s.pipe.name).c_str());
     }
 }
 
 int main(int argc, char **argv) {
     const bool key_only = argc > 1 && strcmp(argv[1], "key") == 0;
+    const bool pipe_only = argc > 1 && strcmp(argv[1], "pipe") == 0;
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, 0));
     CK(cudaSetDevice(0));
@@ -919,6 +1185,26 @@ int main(int argc, char **argv) {
     printf("memcpy D2D 1 GiB: %.2f TB/s (read + write)\n", g_copy_tbs);
     print_kernels();
 
+    if (pipe_only) { /* V3 against the library and the copy: checks, then the long-row shapes */
+        g_copy_tbs = copy_rate();
+        printf("memcpy D2D 1 GiB: %.2f TB/s (read + write)\n\n== checks ==\n", g_copy_tbs);
+        const std::vector<Spec> ps = pipe_specs();
+        for (Dt d : {F32, BF16}) {
+            check_group(d, 20, 131072, kNonFinite, ps);
+            check_group(d, 6, 100008, kRandom, ps);
+            check_group(d, 20, 8200, kNonFinite, ps);
+            check_group(d, 1000, 16384, kRandom, ps); /* many rows a cluster: the stage ring wraps */
+        }
+        if (g_fail) printf("checks failed: %d (timing the variants that pass)\n", g_fail);
+        std::vector<ShapeSummary> sum;
+        const struct { Dt d; int64_t rows, n; } shapes[] = {
+            {F32, 64, 131072}, {BF16, 128, 131072}, {F32, 1, 262144},   {F32, 512, 32768},   {F32, 256, 65536},
+            {F32, 128, 131072}, {F32, 64, 262144}, {BF16, 256, 65536}, {BF16, 64, 262144}, {BF16, 512, 32768}};
+        for (auto &sh : shapes) sum.push_back(run_shape(sh.d, sh.rows, sh.n, ps));
+        print_summary("pipe", sum);
+        printf("\n%d passed, %d failed\n", g_pass, g_fail);
+        return g_fail ? 1 : 0;
+    }
     /* correctness before any timing: non-finite rows and a width no chunking divides, every variant */
     printf("\n== checks ==\n");
     const std::vector<Spec> full = full_specs(), quick = quick_specs();

@@ -20,13 +20,18 @@ class SoftmaxDimError(IndexError, ValueError):
 
 _ws_cache: dict = {}
 
+# Only the CUDA split path takes a workspace, and make_plan (src/cuda/softmax.cu) splits no row
+# shorter than this many columns: below it the cache lookup is skipped (tests/test_softmax.py
+# checks the C side reports 0 bytes there).
+_SPLIT_MIN_COLS = 4096
+
 
 def _workspace(x: Tensor, dim: int) -> Optional[Tensor]:
     """Scratch for the split-row path on CUDA (None when not needed). The size depends only on
     shape, dtype, dim and device, so it is cached."""
-    if not x.is_cuda:
+    if not x.is_cuda or x.dim() == 0 or x.shape[dim] < _SPLIT_MIN_COLS:
         return None
-    key = (tuple(x.shape), x.dtype, dim, x.device.index)
+    key = (x.shape, x.dtype, dim, x.get_device())
     n = _ws_cache.get(key)
     if n is None:
         n = _C.softmax_workspace_size(x, dim)

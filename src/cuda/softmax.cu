@@ -724,6 +724,10 @@ template <typename T> mc_status launch_plan(const mc_softmax_args *a, Plan p, bo
     T *dx = static_cast<T *>(a->dx);
     const int64_t sms = mc::sm_count(a->device);
     const char *what = bwd ? "softmax backward" : "softmax forward";
+    const size_t need = split_bytes(a, p, bwd);
+    if (need > 0 && (!a->workspace || a->workspace_bytes < need))
+        return mc_fail(MC_STATUS_INVALID_ARGUMENT, "softmax: workspace of %zu bytes given; %zu needed",
+                       a->workspace ? a->workspace_bytes : 0, need);
     if (p.kind == kRows) {
         const void *ptrs[] = {a->x, a->y, a->dy, a->dx};
         if (!aligned_rows(ptrs, 4)) p.kind = kGeneric;
