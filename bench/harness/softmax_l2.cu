@@ -492,6 +492,150 @@ __global__ void __launch_bounds__(1024, 1) pipe_fwd(const T *x, T *y, int64_t ro
     }
 }
 
+
+/* ---- V4: grid, the whole batch on chip at once, one grid barrier --------------------------------- */
+/* One block of 1024 threads per SM, cooperative launch. Block b owns the flat vectors [a, e) =
+ * [b slice, (b + 1) slice) of x (rows x nvec): the first NR x 1024 in registers (NR a thread), the
+ * rest in shared memory (bulk copies on one mbarrier, issued before the register loads so both are
+ * in flight). Its slice touches K <= KMAX rows: per row the block's (max, sum of exp) goes to
+ * part[b][k]; then one grid barrier (cooperative_groups grid sync); then each block merges the
+ * partials of its rows (the blocks of row r are r nvec / slice .. ((r + 1) nvec - 1) / slice) and
+ * writes y from registers and shared memory. x is read once, all of it before any y is written:
+ * DRAM sees one read phase and one write phase, as a copy of 32 MB would if it had to. Fits where
+ * rows x n x size <= SMs x (NR x 16 KB + ~220 KB), ~45 MB on an H100. (Our design; the online
+ * (max, sum) merge as in Milakov & Gimelshein 2018.) */
+constexpr int kGridK = 4;
+
+template <typename T, int NR>
+__global__ void __launch_bounds__(1024, 1) grid_fwd(const T *x, T *y, int64_t nvec, int64_t V, int64_t slice, float2 *part) {
+    constexpr int VEC = 16 / sizeof(T);
+    extern __shared__ __align__(128) uint4 rest[];
+    __shared__ uint64_t bar;
+    __shared__ float2 wpart[32];
+    __shared__ float2 rowtot[kGridK];
+    const int tid = threadIdx.x, nt = blockDim.x, lane = tid & 31;
+    const int64_t a = (int64_t)blockIdx.x * slice;
+    const int64_t e = a + slice < V ? a + slice : V;
+    const int64_t rs = a + (int64_t)nt * NR; /* the shared-memory part starts here */
+    const int64_t nrest = e > rs ? e - rs : 0;
+    const uint4 *xv = reinterpret_cast<const uint4 *>(x);
+    uint4 *yv = reinterpret_cast<uint4 *>(y);
+    if (tid == 0) {
+        mbar_init(&bar, 1);
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+        asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+        if (nrest) {
+            mbar_expect_tx(&bar, (uint32_t)(nrest * 16));
+            for (int64_t off = 0; off < nrest; off += 2048) {
+                const int64_t cnt = nrest - off < 2048 ? nrest - off : 2048;
+                bulk_g2s(rest + off, xv + rs + off, (uint32_t)(cnt * 16), &bar);
+            }
+        }
+    }
+    uint4 q[NR];
+#pragma unroll
+    for (int i = 0; i < NR; ++i) {
+        const int64_t vi = a + i * nt + tid;
+        q[i] = vi < e ? xv[vi] : ninf16<T>();
+    }
+    __syncthreads(); /* bar initialised */
+    if (nrest) mbar_wait(&bar, 0);
+    const int64_t r0 = a < e ? a / nvec : 0;
+    const int K = a < e ? (int)((e - 1) / nvec - r0 + 1) : 0;
+#pragma unroll
+    for (int k = 0; k < kGridK; ++k) {
+        if (k >= K) break;
+        const int64_t lo = (r0 + k) * nvec > a ? (r0 + k) * nvec : a, hi = (r0 + k + 1) * nvec < e ? (r0 + k + 1) * nvec : e;
+        float m = -INFINITY;
+#pragma unroll
+        for (int i = 0; i < NR; ++i) {
+            const int64_t vi = a + i * nt + tid;
+            if (vi >= lo && vi < hi) {
+                float f[VEC];
+                unpack16<T>(q[i], f);
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) m = fmaxf(m, f[j]);
+            }
+        }
+        for (int64_t j = tid; j < nrest; j += nt) {
+            const int64_t vi = rs + j;
+            if (vi >= lo && vi < hi) {
+                float f[VEC];
+                unpack16<T>(rest[j], f);
+#pragma unroll
+                for (int jj = 0; jj < VEC; ++jj) m = fmaxf(m, f[jj]);
+            }
+        }
+        m = mc::warp_max(m);
+        const float mu = m == -INFINITY ? 0.f : m;
+        float s = 0.f;
+#pragma unroll
+        for (int i = 0; i < NR; ++i) {
+            const int64_t vi = a + i * nt + tid;
+            if (vi >= lo && vi < hi) {
+                float f[VEC];
+                unpack16<T>(q[i], f);
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) s += __expf(f[j] - mu);
+            }
+        }
+        for (int64_t j = tid; j < nrest; j += nt) {
+            const int64_t vi = rs + j;
+            if (vi >= lo && vi < hi) {
+                float f[VEC];
+                unpack16<T>(rest[j], f);
+#pragma unroll
+                for (int jj = 0; jj < VEC; ++jj) s += __expf(f[jj] - mu);
+            }
+        }
+        s = mc::warp_sum(s);
+        const float2 t = row_total<false>(make_float2(m, s), wpart, nullptr, 1, make_float2(-INFINITY, 0.f), MsMerge());
+        if (tid == 0) part[blockIdx.x * kGridK + k] = t;
+        row_done<false>();
+    }
+    cooperative_groups::this_grid().sync();
+    if (tid < 32) {
+        for (int k = 0; k < K; ++k) {
+            const int64_t r = r0 + k, blo = r * nvec / slice, bhi = ((r + 1) * nvec - 1) / slice;
+            float2 t = make_float2(-INFINITY, 0.f);
+            for (int64_t b = blo + lane; b <= bhi; b += 32) {
+                const float2 w = part[b * kGridK + (int)(r - b * slice / nvec)];
+                ms_merge(t.x, t.y, w.x, w.y);
+            }
+            t = warp_ms(t);
+            if (lane == 0) rowtot[k] = make_float2(t.x, finish_inv(t.x, t.y));
+        }
+    }
+    __syncthreads();
+#pragma unroll
+    for (int k = 0; k < kGridK; ++k) {
+        if (k >= K) break;
+        const int64_t lo = (r0 + k) * nvec > a ? (r0 + k) * nvec : a, hi = (r0 + k + 1) * nvec < e ? (r0 + k + 1) * nvec : e;
+        const float M = rowtot[k].x, inv = rowtot[k].y;
+#pragma unroll
+        for (int i = 0; i < NR; ++i) {
+            const int64_t vi = a + i * nt + tid;
+            if (vi >= lo && vi < hi) {
+                float f[VEC];
+                unpack16<T>(q[i], f);
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) f[j] = __expf(f[j] - M) * inv;
+                yv[vi] = pack16<T>(f);
+            }
+        }
+        for (int64_t j = tid; j < nrest; j += nt) {
+            const int64_t vi = rs + j;
+            if (vi >= lo && vi < hi) {
+                float f[VEC];
+                unpack16<T>(rest[j], f);
+#pragma unroll
+                for (int jj = 0; jj < VEC; ++jj) f[jj] = __expf(f[jj] - M) * inv;
+                yv[vi] = pack16<T>(f);
+            }
+        }
+    }
+}
+
 /* ---- host launchers ---------------------------------------------------------------------------- */
 
 struct Cfg {
@@ -586,6 +730,25 @@ static int pipe_clusters(const void *k, int C, int nt, size_t smem) {
     return num;
 }
 
+
+/* grid: G blocks of 1024 (one per SM), cooperative; c.per = slice (vectors a block), c.C = NR */
+template <typename T, int NR> cudaError_t run_grid(const Cfg &c, const void *x, void *y, void *ws, cudaStream_t st) {
+    const int64_t V = c.rows * (int64_t)c.nvec;
+    const int64_t slice = c.per;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3((unsigned)c.gy);
+    cfg.blockDim = dim3(1024u);
+    cfg.dynamicSmemBytes = (size_t)std::max<int64_t>(0, slice - 1024 * NR) * 16;
+    cfg.stream = st;
+    cudaLaunchAttribute attr;
+    attr.id = cudaLaunchAttributeCooperative;
+    attr.val.cooperative = 1;
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+    return cudaLaunchKernelEx(&cfg, grid_fwd<T, NR>, static_cast<const T *>(x), static_cast<T *>(y), (int64_t)c.nvec, V, slice,
+                              static_cast<float2 *>(ws));
+}
+
 using RunFn = cudaError_t (*)(const Cfg &, const void *, void *, void *, cudaStream_t);
 struct Impl {
     RunFn run = nullptr;
@@ -628,6 +791,13 @@ template <typename T> Impl pick_pipe(int NV, int NS, int H) {
     PIPE(2, 2, 0) PIPE(2, 3, 0) PIPE(2, 4, 0) PIPE(4, 2, 0) PIPE(4, 3, 0) PIPE(4, 4, 0) PIPE(8, 2, 0) PIPE(8, 3, 0)
     PIPE(4, 3, 2) PIPE(8, 2, 2)
 #undef PIPE
+    return Impl{};
+}
+
+
+template <typename T> Impl pick_grid(int NR) {
+    if (NR == 4) return {&run_grid<T, 4>, reinterpret_cast<const void *>(&grid_fwd<T, 4>), nullptr};
+    if (NR == 8) return {&run_grid<T, 8>, reinterpret_cast<const void *>(&grid_fwd<T, 8>), nullptr};
     return Impl{};
 }
 
@@ -726,7 +896,7 @@ static double compare(Dt d, const std::vector<uint8_t> &out, const Ref &r, int64
 
 // ---- variants ------------------------------------------------------------------------------------
 
-enum VKind { vLib, vCopy, vL2c, vSplit, vPipe };
+enum VKind { vLib, vCopy, vL2c, vSplit, vPipe, vGrid };
 struct Spec {
     VKind kind = vLib;
     int C = 16, nt = 256, U = 4, H = 2; /* H: l2x::kHintName */
@@ -784,6 +954,12 @@ static std::vector<Spec> pipe_specs() {
                 if (nt * nv <= 4096 && l2x::pick_pipe<float>(nv, ns, H_DEF).run) v.push_back(S_pipe(nt, nv, ns));
     v.push_back(S_pipe(512, 4, 3, H_CS));
     v.push_back(S_pipe(256, 8, 2, H_CS));
+    for (int nr : {4, 8}) {
+        Spec g;
+        g.kind = vGrid;
+        g.NV = nr;
+        v.push_back(g);
+    }
     return v;
 }
 
@@ -832,6 +1008,9 @@ static std::string spec_name(const Spec &s) {
         return b;
     case vPipe:
         snprintf(b, sizeof b, "pipe T%d NV%d NS%d %s", s.nt, s.NV, s.NS, l2x::kHintName[s.H]);
+        return b;
+    case vGrid:
+        snprintf(b, sizeof b, "grid T1024 NR%d", s.NV);
         return b;
     default:
         snprintf(b, sizeof b, "split %dK T%d U%d %s %s%s", s.lkb, s.nt, s.U, l2x::kHintName[s.H], s.rev ? "rev" : "fwd",
@@ -889,6 +1068,39 @@ static bool make_variant(Dt d, int64_t rows, int64_t n, const Spec &s, Variant &
         const size_t bytes = (size_t)rows * n * dt_size(d);
         v.info = "cudaMemcpyAsync D2D, same bytes";
         v.run = [=](const void *x, void *y, void *) { return cudaMemcpyAsync(y, x, bytes, cudaMemcpyDeviceToDevice); };
+        return true;
+    }
+    if (s.kind == vGrid) {
+        const l2x::Impl im = d == F32 ? l2x::pick_grid<float>(s.NV) : l2x::pick_grid<__nv_bfloat16>(s.NV);
+        l2x::Cfg c;
+        c.rows = rows;
+        c.nvec = nvec;
+        c.gy = g_sms;
+        const int64_t V = rows * (int64_t)nvec;
+        c.per = (int)((V + g_sms - 1) / g_sms);
+        const int64_t smem = std::max<int64_t>(0, (int64_t)c.per - 1024 * s.NV) * 16;
+        if ((c.per + nvec - 1) / nvec + 1 > l2x::kGridK) {
+            why = "a slice touches too many rows";
+            return false;
+        }
+        if (smem > 227 * 1024 - 1024 ||
+            cudaFuncSetAttribute(im.k1, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess) {
+            (void)cudaGetLastError();
+            why = "does not fit on chip";
+            return false;
+        }
+        int bps = 0;
+        if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&bps, im.k1, 1024, (size_t)smem) != cudaSuccess || bps < 1) {
+            (void)cudaGetLastError();
+            why = "no block fits an SM";
+            return false;
+        }
+        v.ws_bytes = (size_t)g_sms * l2x::kGridK * sizeof(float2);
+        snprintf(b, sizeof b, "%s, %d blocks, slice %d vectors, %lld KB smem", kattr(im.k1, 1024).c_str(), g_sms, c.per,
+                 (long long)(smem >> 10));
+        v.info = b;
+        const l2x::RunFn run = im.run;
+        v.run = [=](const void *x, void *y, void *ws) { return run(c, x, y, ws, nullptr); };
         return true;
     }
     if (s.kind == vPipe) {
@@ -1118,7 +1330,7 @@ static ShapeSummary run_shape(Dt d, int64_t rows, int64_t n, const std::vector<S
         else if (s.kind == vCopy) sum.copy = us;
         else if (s.kind == vL2c && !(sum.l2c.us <= us)) sum.l2c = r;
         else if (s.kind == vSplit && !(sum.split.us <= us)) sum.split = r;
-        else if (s.kind == vPipe && !(sum.pipe.us <= us)) sum.pipe = r;
+        else if ((s.kind == vPipe || s.kind == vGrid) && !(sum.pipe.us <= us)) sum.pipe = r;
     }
     for (auto p : X) delete p;
     for (auto p : Y) delete p;
