@@ -2,6 +2,7 @@
 hit each CUDA path (rows: short rows several per block, long rows one block or a thread-block
 cluster per row; generic, split-row, column), non-finite rows, bad input."""
 import sys
+import warnings
 
 import pytest
 import torch
@@ -155,6 +156,37 @@ def test_no_workspace_below_split_min_cols(device):
             x = torch.empty(shape, device=device, dtype=dt)
             assert _C.softmax_workspace_size(x, dim) == 0, (shape, dim, dt)
             assert S._workspace(x, dim) is None
+
+
+def test_eager_path(device):
+    """_C.softmax_eager (fused_softmax's one-call path) gives the general path's bytes where it
+    runs, and steps aside (None) wherever the general path has work to do."""
+    S = sys.modules["metalcore.softmax"]
+    for dt in (torch.float32, torch.float16, torch.bfloat16):
+        for shape, dim in (((4, 64), 1), ((4, 64), -2), ((3, 5, 7), 1), ((5,), 0), ((), -1), ((2, 4095), 1)):
+            x = torch.randn(shape, device=device, dtype=dt)
+            y = _C.softmax_eager(x, dim)
+            assert y is not None and y.shape == x.shape and y.dtype == x.dtype and y.is_contiguous()
+            assert torch.equal(y, S._forward(x, dim % max(x.dim(), 1)))
+    x = torch.randn(4, 64, device=device)
+    assert _C.softmax_eager(x.t(), 1) is None  # not contiguous
+    assert _C.softmax_eager(x[:0], 1) is None  # empty
+    assert _C.softmax_eager(x, 2) is None and _C.softmax_eager(x, -3) is None  # the general path raises
+    assert _C.softmax_eager(x.long(), 1) is None
+    xr = x.clone().requires_grad_()
+    assert _C.softmax_eager(xr, 1) is None  # autograd records the op
+    with torch.no_grad():
+        assert _C.softmax_eager(xr, 1) is not None
+    if device == "cuda":
+        assert _C.softmax_eager(x.double(), 1) is None  # torch's own softmax
+        assert _C.softmax_eager(torch.randn(2, S._SPLIT_MIN_COLS, device=device), 1) is None  # may need a workspace
+    # under a functorch transform the call goes through the op, which vmap batches (torch warns that
+    # it has no batching rule for it)
+    xb = torch.randn(3, 4, 8, device=device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yb = torch.func.vmap(lambda t: metalcore.fused_softmax(t, -1))(xb)
+    torch.testing.assert_close(yb, torch.softmax(xb, -1))
 
 
 def test_softmax_bad_input(device):

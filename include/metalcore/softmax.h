@@ -23,7 +23,9 @@ MC_API mc_status mc_softmax_backward(const mc_tensor *dy, const mc_tensor *y, in
                                      mc_stream_t stream);
 
 /* Scratch bytes forward and backward need for x and dim (partial row statistics for very long
- * rows on CUDA; 0 otherwise). */
+ * rows on CUDA; 0 otherwise). It is 0 whenever the extent of dim is below
+ * MC_SOFTMAX_SPLIT_MIN_COLS. */
+#define MC_SOFTMAX_SPLIT_MIN_COLS 4096
 MC_API mc_status mc_softmax_workspace_size(const mc_tensor *x, int dim, size_t *bytes);
 
 #endif /* METALCORE_SOFTMAX_H */

@@ -21,6 +21,9 @@ _C._init(
     _DTYPES,
     getattr(torch._C, "_cuda_getCurrentRawStream", None),
     torch.linalg.LinAlgError,
+    torch.empty_like,
+    torch.is_grad_enabled,
+    torch._C._are_functorch_transforms_active,
 )
 
 FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)

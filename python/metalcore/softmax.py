@@ -11,6 +11,8 @@ from torch import Tensor
 from . import _C
 from ._backend import FLOAT_DTYPES, eager_direct, fused_op
 
+_is_compiling = torch.compiler.is_compiling
+
 __all__ = ["fused_softmax"]
 
 
@@ -20,10 +22,9 @@ class SoftmaxDimError(IndexError, ValueError):
 
 _ws_cache: dict = {}
 
-# Only the CUDA split path takes a workspace, and make_plan (src/cuda/softmax.cu) splits no row
-# shorter than this many columns: below it the cache lookup is skipped (tests/test_softmax.py
-# checks the C side reports 0 bytes there).
-_SPLIT_MIN_COLS = 4096
+# Only the CUDA split path takes a workspace, and no row shorter than this many columns takes it
+# (MC_SOFTMAX_SPLIT_MIN_COLS): below it the cache lookup is skipped.
+_SPLIT_MIN_COLS = _C.softmax_split_min_cols
 
 
 def _workspace(x: Tensor, dim: int) -> Optional[Tensor]:
@@ -81,6 +82,10 @@ def fused_softmax(x: Tensor, dim: int = -1, dtype: Optional[torch.dtype] = None)
     """Softmax of x along `dim` (any dimension; negative counts from the end), like
     torch.softmax(x, dim, dtype): with `dtype`, x is first cast to it. Forward and backward are
     fused kernels on CPU and CUDA; backward saves only the output."""
+    if dtype is None and type(x) is Tensor and type(dim) is int and not _is_compiling():
+        y = _C.softmax_eager(x, dim)  # the plain eager call in one C call; None: the general path
+        if y is not None:
+            return y
     if not isinstance(x, Tensor):
         raise TypeError(f"fused_softmax: input must be a Tensor, not {type(x).__name__}")
     if dtype is not None:

@@ -601,7 +601,7 @@ Plan make_plan(const mc_softmax_args *a, bool bwd, int long_tpr = 512, int wide_
     const int64_t nvec = n / vec;
     bool split = false;
     if (n % vec != 0) {
-        split = n >= 4096; /* spread over chunks; generic below that */
+        split = n >= MC_SOFTMAX_SPLIT_MIN_COLS; /* spread over chunks; generic below that */
     } else if (nvec <= 512) {
         /* short rows: TPR threads per row, at most 2 vectors each, 256-thread blocks */
         int tpr = 32;
@@ -625,10 +625,15 @@ Plan make_plan(const mc_softmax_args *a, bool bwd, int long_tpr = 512, int wide_
             split = true;
         } else {
             const void *k = cluster_kernel(a->dtype, bwd);
+            const int row_c = c, row_tpr = (int)tpr; /* what the row itself needs */
             /* few rows: more blocks per row (up to 8, at least 128 threads each) to use more SMs */
             while (c < spread && rows * c * 2 <= sms && round_up32((need + 2 * c - 1) / (2 * c)) >= 128) {
                 c *= 2;
                 tpr = round_up32((need + c - 1) / c);
+            }
+            if (row_c == 1 && c > 1 && active_clusters(k, a->device, c, (int)tpr) == 0) {
+                c = 1; /* spreading needs clusters: one block per row where there are none */
+                tpr = row_tpr;
             }
             if (c > 1 && active_clusters(k, a->device, c, (int)tpr) == 0 && c == 16 &&
                 round_up32((need + 7) / 8) <= 1024) {
@@ -637,7 +642,8 @@ Plan make_plan(const mc_softmax_args *a, bool bwd, int long_tpr = 512, int wide_
             }
             if (c > 1 && active_clusters(k, a->device, c, (int)tpr) == 0) {
                 split = true; /* no clusters here (pre-sm_90, or no sm_90 code in this build) */
-            } else if (c == 1 && rows < sms / 2 && n >= 4096 && active_clusters(k, a->device, 2, 128) == 0) {
+            } else if (c == 1 && rows < sms / 2 && n >= MC_SOFTMAX_SPLIT_MIN_COLS &&
+                       active_clusters(k, a->device, 2, 128) == 0) {
                 split = true; /* no clusters to spread few rows with: the chunked path, as before */
             } else {
                 p.kind = kRows;

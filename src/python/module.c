@@ -7,6 +7,10 @@ static PyObject *tensor_type;      /* torch.Tensor */
 static PyObject *dtype_objs[MC_DTYPE_COUNT_]; /* torch dtypes in mc_dtype order */
 static PyObject *get_raw_stream;   /* torch._C._cuda_getCurrentRawStream or None */
 static PyObject *linalg_error;     /* torch.linalg.LinAlgError */
+static PyObject *empty_like;       /* torch.empty_like */
+static PyObject *grad_enabled;     /* torch.is_grad_enabled */
+static PyObject *functorch_active; /* torch._C._are_functorch_transforms_active */
+static PyObject *s_requires_grad;
 static PyObject *s_dtype, *s_shape, *s_stride, *s_data_ptr, *s_is_cuda, *s_is_cpu, *s_get_device;
 
 int mcpy_tensor(PyObject *obj, mc_tensor *t, const char *name) {
@@ -82,9 +86,34 @@ int mcpy_tensor(PyObject *obj, mc_tensor *t, const char *name) {
     Py_DECREF(stride);
     if (PyErr_Occurred()) return -1;
 
+    return mcpy_data_ptr(obj, &t->data);
+}
+
+int mcpy_needs_dispatch(PyObject *x) {
+    PyObject *rg = PyObject_GetAttr(x, s_requires_grad);
+    if (!rg) return -1;
+    int on = PyObject_IsTrue(rg);
+    Py_DECREF(rg);
+    if (on) { /* recorded only with grad mode on */
+        PyObject *g = PyObject_CallNoArgs(grad_enabled);
+        if (!g) return -1;
+        on = PyObject_IsTrue(g);
+        Py_DECREF(g);
+        if (on) return on;
+    }
+    PyObject *f = PyObject_CallNoArgs(functorch_active);
+    if (!f) return -1;
+    on = PyObject_IsTrue(f);
+    Py_DECREF(f);
+    return on;
+}
+
+PyObject *mcpy_empty_like(PyObject *x) { return PyObject_CallOneArg(empty_like, x); }
+
+int mcpy_data_ptr(PyObject *obj, void **data) {
     PyObject *ptr = PyObject_CallMethodNoArgs(obj, s_data_ptr);
     if (!ptr) return -1;
-    t->data = PyLong_AsVoidPtr(ptr);
+    *data = PyLong_AsVoidPtr(ptr);
     Py_DECREF(ptr);
     return PyErr_Occurred() ? -1 : 0;
 }
@@ -128,11 +157,12 @@ PyObject *mcpy_raise(mc_status status) {
 
 /* ---- module-level functions ----------------------------------------------------------------- */
 
-/* _init(tensor_type, dtypes, get_raw_stream, linalg_error): dtypes is a tuple of torch dtypes in
- * mc_dtype order (None for one torch lacks). */
+/* _init(tensor_type, dtypes, get_raw_stream, linalg_error, empty_like, is_grad_enabled,
+ * are_functorch_transforms_active): dtypes is a tuple of torch dtypes in mc_dtype order (None for
+ * one torch lacks); the last three serve the eager fast paths (mcpy_needs_dispatch). */
 static PyObject *py_init(PyObject *self, PyObject *args) {
-    PyObject *tt, *dts, *grs, *lae;
-    if (!PyArg_ParseTuple(args, "OO!OO", &tt, &PyTuple_Type, &dts, &grs, &lae)) return NULL;
+    PyObject *tt, *dts, *grs, *lae, *el, *ge, *fa;
+    if (!PyArg_ParseTuple(args, "OO!OOOOO", &tt, &PyTuple_Type, &dts, &grs, &lae, &el, &ge, &fa)) return NULL;
     if (PyTuple_GET_SIZE(dts) != MC_DTYPE_COUNT_) {
         PyErr_Format(PyExc_ValueError, "expected %d dtypes", MC_DTYPE_COUNT_);
         return NULL;
@@ -141,6 +171,9 @@ static PyObject *py_init(PyObject *self, PyObject *args) {
     for (int i = 0; i < MC_DTYPE_COUNT_; ++i) Py_XSETREF(dtype_objs[i], Py_NewRef(PyTuple_GET_ITEM(dts, i)));
     Py_XSETREF(get_raw_stream, Py_NewRef(grs));
     Py_XSETREF(linalg_error, Py_NewRef(lae));
+    Py_XSETREF(empty_like, Py_NewRef(el));
+    Py_XSETREF(grad_enabled, Py_NewRef(ge));
+    Py_XSETREF(functorch_active, Py_NewRef(fa));
     Py_RETURN_NONE;
 }
 
@@ -180,6 +213,7 @@ PyMODINIT_FUNC PyInit__C(void) {
     INTERN(s_is_cuda, "is_cuda");
     INTERN(s_is_cpu, "is_cpu");
     INTERN(s_get_device, "get_device");
+    INTERN(s_requires_grad, "requires_grad");
 #undef INTERN
     if (add_methods(m, core_methods) < 0) goto fail;
     if (add_methods(m, mcpy_rmsnorm_methods) < 0) goto fail;
@@ -191,6 +225,7 @@ PyMODINIT_FUNC PyInit__C(void) {
     if (add_methods(m, mcpy_eigh_methods) < 0) goto fail;
     if (add_methods(m, mcpy_svd_methods) < 0) goto fail;
     if (add_methods(m, mcpy_linalg_direct_methods) < 0) goto fail;
+    if (PyModule_AddIntConstant(m, "softmax_split_min_cols", MC_SOFTMAX_SPLIT_MIN_COLS) < 0) goto fail;
     return m;
 fail:
     Py_DECREF(m);

@@ -16,6 +16,14 @@ int mcpy_optional_tensor(PyObject *obj, mc_tensor *t, int *present, const char *
 /* The current torch CUDA stream of the device, as an mc_stream_t; NULL for CPU tensors. Returns
  * 0, or -1 with a Python exception set. */
 int mcpy_stream(const mc_tensor *t, mc_stream_t *stream);
+/* For the eager fast paths, which skip torch's dispatch: 1 when the call must go through it after
+ * all (autograd would record an op on x: x.requires_grad with grad mode on; or a functorch
+ * transform such as vmap is active), 0 when not, -1 with a Python exception set. */
+int mcpy_needs_dispatch(PyObject *x);
+/* torch.empty_like(x) (a new reference), or NULL with a Python exception set. */
+PyObject *mcpy_empty_like(PyObject *x);
+/* x.data_ptr(); returns 0, or -1 with a Python exception set. */
+int mcpy_data_ptr(PyObject *obj, void **data);
 /* Raises the Python exception for a failed status (returns NULL for `return mcpy_raise(s);`). */
 PyObject *mcpy_raise(mc_status status);
 
