@@ -5,7 +5,8 @@
 // repository root):
 //   nvcc -O3 -std=c++17 -Iinclude -Isrc -gencode=arch=compute_90,code=sm_90 -lineinfo -Xptxas -v -o /tmp/sl2 bench/harness/softmax_l2.cu 2>&1 | grep -E "registers|spill|error" ; /tmp/sl2
 // (or: bash bench/harness/run_all.sh softmax_l2). `/tmp/sl2 key` times only the two key shapes
-// (fp32 64 x 131072, bf16 128 x 131072; the correctness groups still run first). Exit status 0 only
+// (fp32 64 x 131072, bf16 128 x 131072; the correctness groups still run first); `/tmp/sl2 pipe`
+// checks and times V3 and V4 (below) against the library and the copy at ten long-row shapes. Exit status 0 only
 // if every check passed. Whole run: ~15 s to compile, well under a minute to run (mostly the host
 // reference and compares).
 //
@@ -17,6 +18,20 @@
 // 64 x 131072 library 36.6 us, best variant 35.8 (l2c C8 T256 U4 pol rev): no real gain; bf16
 // 128 x 131072 library 44.7 us, the same variant 35.8 us (1.50 -> 1.87 TB/s): worth porting for
 // 16-bit long rows. The split variants lost everywhere (39.5-44 us).
+// Session 8 (bench/results/h100-2026-11-26-s8/run2_*, run3_*: `pipe`, 359 checks passed) added
+// two designs that read x once and keep DRAM busy the way a copy does; neither reached the copy:
+//   V3 pipe (rows streamed through shared-memory stages by bulk copies, NS rows ahead): fp32
+//   64 x 131072 36.2-36.9 us (best T256 NV8 NS2 cs) against the library 37.9-38.1 and the copy of
+//   the same bytes 26.5; bf16 128 x 131072 40.1 against 45.3-45.6; bf16 64 x 262144 42.0 against
+//   47.6; slower than the library at every shape with more rows (512 x 32768 fp32 60.4 vs 57.6).
+//   More stages made it slower, not faster (fewer clusters resident: T512 NV4 NS2/3/4 41.9 / 48.4 /
+//   61.1 us at 21 / 14 / 7 clusters): each cluster's row takes several microseconds end to end.
+//   V4 grid (the whole 32 MB on chip, 1024-thread blocks one per SM, registers + 184 KB of shared
+//   memory, one cooperative grid barrier between the read and the write phase): fp32 64 x 131072
+//   43.2 us (NR4; NR8 spills, 50.3), bf16 128 x 131072 47.8: one read phase then one write phase is
+//   slower than the library's overlapping waves.
+// Every design measured here (library, l2c, split, pipe, grid) lands at 36-43 us for fp32
+// 64 x 131072 where the copy takes 26.5: the 2.3 TB/s target (<= 29 us) is not reached.
 //
 // Kernels (this file's own code; where an idea came from is said at each):
 //  l2c    V1, one kernel: grid (C, rows), cluster (C, 1, 1) through cudaLaunchKernelEx (C = 16
