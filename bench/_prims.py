@@ -65,28 +65,32 @@ def time_impls(device, impls, n_inputs, nbytes, base, copy_gbs, quick):
     return rows
 
 
-def host_overhead_us(device, fn, calls: int = 2000, batches: int = 10) -> float:
-    """Wall time per call of fn() on a tiny input: the median over `batches` batches of calls /
-    batches calls, the device synchronised before and after each batch (on CUDA the kernels are a
-    few microseconds, so this is the host cost: Python + dispatch + launch). The median keeps one
-    stall of the host (a collection, another process) from landing on one op's figure: a mean over
-    all 2000 calls read metal_gelu at +28 us over F.gelu in s8 run 5 (+2.5 to +4 in other runs),
-    what one ~55 ms stall inside its loop would give."""
+def host_overhead_us(device, ours, ref, calls: int = 2000, batches: int = 10) -> tuple[float, float]:
+    """Wall time per call of ours() and of ref() (the torch op it replaces) on a tiny input, in us:
+    batches of calls / batches calls, ours and ref ALTERNATING, the device synchronised before and
+    after each batch (on CUDA the kernels are a few microseconds, so this is the host cost: Python
+    + dispatch + launch); the median batch of each. Alternating batches let a drift of the host's
+    speed hit both alike, and the median keeps one stall of the host (a collection, another
+    process) off the figure: timed one after the other, with a mean over all 2000 calls, metal_gelu
+    once read +28 us over F.gelu (s8 run 5; +2.5 to +4 in other runs), what one ~55 ms stall
+    inside its loop would give, and softmax's difference moved between +1.2 and +4.6 us from run to
+    run (s8 runs 5, 6)."""
     for _ in range(50):
-        fn()
+        ours()
+        ref()
     per = max(1, calls // batches)
-    times = []
+    times = ([], [])
     for _ in range(batches):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        for _ in range(per):
-            fn()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        times.append((time.perf_counter() - t0) / per * 1e6)
-    times.sort()
-    return times[len(times) // 2]
+        for fn, out in ((ours, times[0]), (ref, times[1])):
+            if device == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            for _ in range(per):
+                fn()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            out.append((time.perf_counter() - t0) / per * 1e6)
+    return tuple(sorted(t)[len(t) // 2] for t in times)
 
 
 def copy_bw(device: str, quick: bool):

@@ -71,7 +71,7 @@ def main():
     for op, ours, ref in (("silu", lambda: metalcore.metal_silu(t), lambda: F.silu(t)),
                           ("gelu", lambda: metalcore.metal_gelu(t), lambda: F.gelu(t)),
                           ("swiglu packed", lambda: metalcore.swiglu(t), lambda: F.silu(t[:, :32]) * t[:, 32:])):
-        o, r = _prims.host_overhead_us(dev, ours), _prims.host_overhead_us(dev, ref)
+        o, r = _prims.host_overhead_us(dev, ours, ref)
         rows.append({"op": op + " overhead", "shape": "4x64", "dtype": str(dt)[6:], "impl": "metalcore - torch",
                      "us_ours": o, "us_torch": r, "us_over": o - r})
     common.write_results("activations", dev, rows, {"copy_GBps": copy})

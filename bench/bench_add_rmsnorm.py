@@ -49,8 +49,7 @@ def main():
     rows += _prims.time_impls(dev, impls, k, 9 * nb, {"op": "add+rmsnorm fwd+bwd", **base}, copy, quick)
     t, tr, tw = (torch.randn(4, 64, device=dev, dtype=dt), torch.randn(4, 64, device=dev, dtype=dt),
                  torch.randn(64, device=dev, dtype=dt))
-    o = _prims.host_overhead_us(dev, lambda: metalcore.fused_add_rmsnorm(t, tr, tw))
-    p = _prims.host_overhead_us(dev, lambda: eager(t, tr, tw))
+    o, p = _prims.host_overhead_us(dev, lambda: metalcore.fused_add_rmsnorm(t, tr, tw), lambda: eager(t, tr, tw))
     rows.append({"op": "add+rmsnorm overhead", "shape": "4x64", "dtype": str(dt)[6:], "impl": "metalcore - torch",
                  "us_ours": o, "us_torch": p, "us_over": o - p})
     common.write_results("add_rmsnorm", dev, rows, {"copy_GBps": copy})
