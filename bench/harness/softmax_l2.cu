@@ -557,52 +557,37 @@ __global__ void __launch_bounds__(1024, 1) grid_fwd(const T *x, T *y, int64_t nv
     if (nrest) mbar_wait(&bar, 0);
     const int64_t r0 = a < e ? a / nvec : 0;
     const int K = a < e ? (int)((e - 1) / nvec - r0 + 1) : 0;
+    /* f(vector) for each of this thread's vectors of x in [lo, hi): registers, then shared memory */
+    auto each = [&](int64_t lo, int64_t hi, auto &&f) {
+#pragma unroll
+        for (int i = 0; i < NR; ++i) {
+            const int64_t vi = a + i * nt + tid;
+            if (vi >= lo && vi < hi) f(q[i], vi);
+        }
+        for (int64_t j = tid; j < nrest; j += nt)
+            if (rs + j >= lo && rs + j < hi) f(rest[j], rs + j);
+    };
+    auto row_lo = [&](int k) { return (r0 + k) * nvec > a ? (r0 + k) * nvec : a; };
+    auto row_hi = [&](int k) { return (r0 + k + 1) * nvec < e ? (r0 + k + 1) * nvec : e; };
 #pragma unroll
     for (int k = 0; k < kGridK; ++k) {
         if (k >= K) break;
-        const int64_t lo = (r0 + k) * nvec > a ? (r0 + k) * nvec : a, hi = (r0 + k + 1) * nvec < e ? (r0 + k + 1) * nvec : e;
         float m = -INFINITY;
+        each(row_lo(k), row_hi(k), [&](const uint4 &v, int64_t) {
+            float f[VEC];
+            unpack16<T>(v, f);
 #pragma unroll
-        for (int i = 0; i < NR; ++i) {
-            const int64_t vi = a + i * nt + tid;
-            if (vi >= lo && vi < hi) {
-                float f[VEC];
-                unpack16<T>(q[i], f);
-#pragma unroll
-                for (int j = 0; j < VEC; ++j) m = fmaxf(m, f[j]);
-            }
-        }
-        for (int64_t j = tid; j < nrest; j += nt) {
-            const int64_t vi = rs + j;
-            if (vi >= lo && vi < hi) {
-                float f[VEC];
-                unpack16<T>(rest[j], f);
-#pragma unroll
-                for (int jj = 0; jj < VEC; ++jj) m = fmaxf(m, f[jj]);
-            }
-        }
+            for (int j = 0; j < VEC; ++j) m = fmaxf(m, f[j]);
+        });
         m = mc::warp_max(m);
         const float mu = m == -INFINITY ? 0.f : m;
         float s = 0.f;
+        each(row_lo(k), row_hi(k), [&](const uint4 &v, int64_t) {
+            float f[VEC];
+            unpack16<T>(v, f);
 #pragma unroll
-        for (int i = 0; i < NR; ++i) {
-            const int64_t vi = a + i * nt + tid;
-            if (vi >= lo && vi < hi) {
-                float f[VEC];
-                unpack16<T>(q[i], f);
-#pragma unroll
-                for (int j = 0; j < VEC; ++j) s += __expf(f[j] - mu);
-            }
-        }
-        for (int64_t j = tid; j < nrest; j += nt) {
-            const int64_t vi = rs + j;
-            if (vi >= lo && vi < hi) {
-                float f[VEC];
-                unpack16<T>(rest[j], f);
-#pragma unroll
-                for (int jj = 0; jj < VEC; ++jj) s += __expf(f[jj] - mu);
-            }
-        }
+            for (int j = 0; j < VEC; ++j) s += __expf(f[j] - mu);
+        });
         s = mc::warp_sum(s);
         const float2 t = row_total<false>(make_float2(m, s), wpart, nullptr, 1, make_float2(-INFINITY, 0.f), MsMerge());
         if (tid == 0) part[blockIdx.x * kGridK + k] = t;
@@ -625,29 +610,14 @@ __global__ void __launch_bounds__(1024, 1) grid_fwd(const T *x, T *y, int64_t nv
 #pragma unroll
     for (int k = 0; k < kGridK; ++k) {
         if (k >= K) break;
-        const int64_t lo = (r0 + k) * nvec > a ? (r0 + k) * nvec : a, hi = (r0 + k + 1) * nvec < e ? (r0 + k + 1) * nvec : e;
         const float M = rowtot[k].x, inv = rowtot[k].y;
+        each(row_lo(k), row_hi(k), [&](const uint4 &v, int64_t vi) {
+            float f[VEC];
+            unpack16<T>(v, f);
 #pragma unroll
-        for (int i = 0; i < NR; ++i) {
-            const int64_t vi = a + i * nt + tid;
-            if (vi >= lo && vi < hi) {
-                float f[VEC];
-                unpack16<T>(q[i], f);
-#pragma unroll
-                for (int j = 0; j < VEC; ++j) f[j] = __expf(f[j] - M) * inv;
-                yv[vi] = pack16<T>(f);
-            }
-        }
-        for (int64_t j = tid; j < nrest; j += nt) {
-            const int64_t vi = rs + j;
-            if (vi >= lo && vi < hi) {
-                float f[VEC];
-                unpack16<T>(rest[j], f);
-#pragma unroll
-                for (int jj = 0; jj < VEC; ++jj) f[jj] = __expf(f[jj] - M) * inv;
-                yv[vi] = pack16<T>(f);
-            }
-        }
+            for (int j = 0; j < VEC; ++j) f[j] = __expf(f[j] - M) * inv;
+            yv[vi] = pack16<T>(f);
+        });
     }
 }
 
@@ -663,19 +633,26 @@ struct Cfg {
     bool pdl = false;
 };
 
-template <typename T, int U, int H, bool REV>
-cudaError_t run_l2c(const Cfg &c, const void *x, void *y, void *, cudaStream_t st) {
+/* grid (C, gy) of nt-thread blocks in clusters (C, 1, 1); attr must outlive the launch */
+static cudaLaunchConfig_t cluster_cfg(int C, int gy, int nt, size_t smem, cudaStream_t st, cudaLaunchAttribute &attr) {
     cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3((unsigned)c.C, (unsigned)c.gy);
-    cfg.blockDim = dim3((unsigned)c.nt);
+    cfg.gridDim = dim3((unsigned)C, (unsigned)gy);
+    cfg.blockDim = dim3((unsigned)nt);
+    cfg.dynamicSmemBytes = smem;
     cfg.stream = st;
-    cudaLaunchAttribute attr;
     attr.id = cudaLaunchAttributeClusterDimension;
-    attr.val.clusterDim.x = (unsigned)c.C;
+    attr.val.clusterDim.x = (unsigned)C;
     attr.val.clusterDim.y = 1;
     attr.val.clusterDim.z = 1;
     cfg.attrs = &attr;
     cfg.numAttrs = 1;
+    return cfg;
+}
+
+template <typename T, int U, int H, bool REV>
+cudaError_t run_l2c(const Cfg &c, const void *x, void *y, void *, cudaStream_t st) {
+    cudaLaunchAttribute attr;
+    const cudaLaunchConfig_t cfg = cluster_cfg(c.C, c.gy, c.nt, 0, st, attr);
     return cudaLaunchKernelEx(&cfg, l2c_fwd<T, U, H, REV>, static_cast<const T *>(x), static_cast<T *>(y), c.rows, c.nvec, c.per);
 }
 
@@ -705,18 +682,8 @@ cudaError_t run_split(const Cfg &c, const void *x, void *y, void *ws, cudaStream
 /* pipe: grid (C, gy) with C = ceil(nvec / per), per = nt * NV; NS stages of per vectors */
 template <typename T, int NV, int NS, int H>
 cudaError_t run_pipe(const Cfg &c, const void *x, void *y, void *, cudaStream_t st) {
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3((unsigned)c.C, (unsigned)c.gy);
-    cfg.blockDim = dim3((unsigned)c.nt);
-    cfg.dynamicSmemBytes = (size_t)NS * c.per * 16;
-    cfg.stream = st;
     cudaLaunchAttribute attr;
-    attr.id = cudaLaunchAttributeClusterDimension;
-    attr.val.clusterDim.x = (unsigned)c.C;
-    attr.val.clusterDim.y = 1;
-    attr.val.clusterDim.z = 1;
-    cfg.attrs = &attr;
-    cfg.numAttrs = 1;
+    const cudaLaunchConfig_t cfg = cluster_cfg(c.C, c.gy, c.nt, (size_t)NS * c.per * 16, st, attr);
     return cudaLaunchKernelEx(&cfg, pipe_fwd<T, NV, NS, H>, static_cast<const T *>(x), static_cast<T *>(y), c.rows, c.nvec, c.per);
 }
 
@@ -728,17 +695,8 @@ static int pipe_clusters(const void *k, int C, int nt, size_t smem) {
         (void)cudaGetLastError();
         return 0;
     }
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3((unsigned)C, 256u);
-    cfg.blockDim = dim3((unsigned)nt);
-    cfg.dynamicSmemBytes = smem;
     cudaLaunchAttribute attr;
-    attr.id = cudaLaunchAttributeClusterDimension;
-    attr.val.clusterDim.x = (unsigned)C;
-    attr.val.clusterDim.y = 1;
-    attr.val.clusterDim.z = 1;
-    cfg.attrs = &attr;
-    cfg.numAttrs = 1;
+    const cudaLaunchConfig_t cfg = cluster_cfg(C, 256, nt, smem, nullptr, attr);
     int num = 0;
     if (cudaOccupancyMaxActiveClusters(&num, k, &cfg) != cudaSuccess) num = 0;
     (void)cudaGetLastError();
