@@ -804,9 +804,10 @@ template <typename T, int L> __global__ void __launch_bounds__(kThreadsBis) k_bi
      * <= r and >= r + 1, the invariant bisection keeps, so the lanes variants stay bit-identical
      * to one lane. The points are mid + half s_t with s_t = -s_{nt-1-t} exactly, so a spectrum
      * symmetric about 0 keeps its exact +- symmetry (H100: K2 fp32 100 x 128 0.137 -> 0.119 ms,
-     * 100 x 256 0.394 -> 0.341). Off for svd_bidiag's T_GK: with an earlier, non-symmetric grid
-     * its harness failed fp32 576 x 512 ill-conditioned 1e6 (V orthogonality 311 n eps), not
-     * explained; the symmetric grid there is untested. */
+     * 100 x 256 0.394 -> 0.341). Off for svd_bidiag's T_GK: its harness fails fp32 576 x 512
+     * ill-conditioned 1e6 with the pre-pass on, with the earlier non-symmetric grid (V
+     * orthogonality 311 n eps) and with this symmetric one (374; session 8 run 9), so the grid's
+     * symmetry is not the cause; not explained. */
     __shared__ int cnt[kThreadsBis];
     const T gmid = (T)0.5 * (gl + gh), ghalf = (T)0.5 * (gh - gl);
     auto grid_x = [&](int t) { return gmid + ghalf * ((T)(2 * t + 1 - nt) / (T)(nt + 1)); };
