@@ -79,15 +79,78 @@ _unwrap_if_dead = torch._C._functorch.unwrap_if_dead
 _FUNCTION_APPLY = torch._C._FunctionBase.__dict__["apply"]  # the C++ classmethod
 
 
+class _FirstOrderOnly(torch.autograd.Function):
+    """out itself (a view), recorded as a function of `sources`; differentiating it raises."""
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(out, name, *sources):
+        return out.view_as(out)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.name = inputs[1]
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError(f"metalcore::{ctx.name}: only first derivatives are implemented; a "
+                                  "derivative of its backward was asked for")
+
+
+def _functorch_function(name, impl, setup_context, backward):
+    """impl/setup_context/backward as an autograd.Function functorch's transforms accept: forward
+    without ctx, setup_context apart, and a vmap rule that applies the function to each batch
+    element and stacks the results (outputs batched along dim 0)."""
+
+    def forward(*args):
+        return impl(*args)
+
+    def first_order(ctx, *grads):
+        # The backward formulas call kernels without derivatives of their own. Under these
+        # transforms the backward runs with its inputs tracked, in case something differentiates
+        # it (jacrev of jacrev): it runs untracked, and its results hang off _FirstOrderOnly, so
+        # such a derivative raises instead of coming out as zeros.
+        sources = [t for t in (*grads, *ctx.saved_tensors) if isinstance(t, torch.Tensor) and t.requires_grad]
+        if not sources or not _grad_enabled():
+            return backward(ctx, *grads)
+        with torch.no_grad():
+            res = backward(ctx, *grads)
+
+        def mark(r):
+            return _FirstOrderOnly.apply(r, name, *sources) if isinstance(r, torch.Tensor) else r
+
+        return tuple(mark(r) for r in res) if isinstance(res, tuple) else mark(res)
+
+    def vmap(info, in_dims, *args):
+        outs = [cls.apply(*[a.select(d, i) if d is not None else a for a, d in zip(args, in_dims)])
+                for i in range(info.batch_size)]
+        if isinstance(outs[0], tuple):
+            return tuple(torch.stack(o) for o in zip(*outs)), (0,) * len(outs[0])
+        return torch.stack(outs), 0
+
+    cls = type(f"{name}_functorch_function", (torch.autograd.Function,), {
+        "forward": staticmethod(forward),
+        "setup_context": staticmethod(setup_context),
+        "backward": staticmethod(first_order),
+        "vmap": staticmethod(vmap),
+    })
+    return cls
+
+
 def fused_op(name, impl, fake, setup_context=None, backward=None):
-    """Defines the op `metalcore::<name>` once, with two front doors over the same `impl`:
+    """Defines the op `metalcore::<name>` once, with three front doors over the same `impl`:
 
     - the torch.library custom op (schema from impl's annotations, `fake` for shapes,
       autograd from `setup_context`/`backward`), used whenever something traces: torch.compile,
       export, fake or other subclass tensors;
     - in plain eager mode, `impl` itself when no gradient is recorded, or a
       torch.autograd.Function over impl/setup_context/backward when one is. The custom-op
-      dispatcher costs tens of microseconds per call in Python; these cost a few.
+      dispatcher costs tens of microseconds per call in Python; these cost a few;
+    - under a functorch transform that records a gradient (torch.func.grad, vjp, jacrev, and
+      vmap over them), a second autograd.Function in the form functorch requires (setup_context
+      separate, a vmap rule that loops over the batch): torch's custom-op autograd refuses
+      these transforms ("must override the setup_context staticmethod"). Plain vmap stays on the
+      custom op, whose batching fallback loops the same way.
 
     Returns a callable with the op's signature; `.op` is the custom op, `.impl` the plain
     function. `backward` should call other ops through their fused_op callables so they too
@@ -107,6 +170,7 @@ def fused_op(name, impl, fake, setup_context=None, backward=None):
             "forward": staticmethod(_forward),
             "backward": staticmethod(backward),
         })
+        functorch_function = _functorch_function(name, impl, setup_context, backward)
 
     apply = _FUNCTION_APPLY.__get__(None, function) if function is not None else None
 
@@ -120,7 +184,10 @@ def fused_op(name, impl, fake, setup_context=None, backward=None):
                     return op(*args)
                 if a.requires_grad:
                     needs_grad = True
-        if _functorch_active():  # vmap, grad, ...: the op, whose dispatch they see
+        if _functorch_active():  # vmap, grad, ...: the op, whose dispatch they see, or where a
+            # gradient is recorded, the functorch-form Function (torch's custom-op autograd refuses)
+            if needs_grad and function is not None and _grad_enabled():
+                return functorch_function.apply(*args)
             return op(*args)
         if needs_grad and apply is not None and _grad_enabled():
             # torch.autograd.Function.apply less its Python wrapper (which, with no functorch
