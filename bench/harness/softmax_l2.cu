@@ -369,7 +369,10 @@ __global__ void __launch_bounds__(512, min_blocks(U))
  * together as in a copy, where V0 (the library: one wave of row-owning clusters at a time)
  * alternates read and write phases. (Bulk copies with an mbarrier transaction count: the PTX ISA,
  * cp.async.bulk and mbarrier.expect_tx; the stage ring is the usual producer/consumer pipeline of
- * Hopper GEMMs, here with one producer thread.) */
+ * Hopper GEMMs, here with one producer thread.) The per-row arithmetic (register layout, raw
+ * 16-bit packs past 32 elements, the warp max as mu, the scale) is softmax_fwd_rows' in the library,
+ * written again here with loads from the stage: if this design is ever ported, the two should share
+ * one helper rather than keep two copies. */
 __device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
 __device__ __forceinline__ void mbar_init(uint64_t *b, uint32_t count) {
     asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(smem_u32(b)), "r"(count) : "memory");
@@ -1043,11 +1046,28 @@ static bool make_variant(Dt d, int64_t rows, int64_t n, const Spec &s, Variant &
         v.run = [=](const void *x, void *y, void *) { return cudaMemcpyAsync(y, x, bytes, cudaMemcpyDeviceToDevice); };
         return true;
     }
+    /* the harness's own kernels: one implementation pick, the common configuration, then each
+     * kind's shape and checks; one run function at the end */
+    auto pick = [&](auto tag) -> l2x::Impl {
+        using T = decltype(tag);
+        switch (s.kind) {
+        case vL2c: return l2x::pick_l2c<T>(s.U, s.H, s.rev);
+        case vSplit: return l2x::pick_split<T>(s.U, s.H, s.rev);
+        case vPipe: return l2x::pick_pipe<T>(s.NV, s.NS, s.H);
+        default: return l2x::pick_grid<T>(s.NV);
+        }
+    };
+    const l2x::Impl im = d == F32 ? pick(float{}) : pick(__nv_bfloat16{});
+    if (!im.run) {
+        why = "combination not instantiated";
+        return false;
+    }
+    l2x::Cfg c;
+    c.rows = rows;
+    c.nvec = nvec;
+    c.nt = s.nt;
+    c.pdl = s.pdl;
     if (s.kind == vGrid) {
-        const l2x::Impl im = d == F32 ? l2x::pick_grid<float>(s.NV) : l2x::pick_grid<__nv_bfloat16>(s.NV);
-        l2x::Cfg c;
-        c.rows = rows;
-        c.nvec = nvec;
         c.gy = g_sms;
         const int64_t V = rows * (int64_t)nvec;
         c.per = (int)((V + g_sms - 1) / g_sms);
@@ -1072,20 +1092,7 @@ static bool make_variant(Dt d, int64_t rows, int64_t n, const Spec &s, Variant &
         snprintf(b, sizeof b, "%s, %d blocks, slice %d vectors, %lld KB smem", kattr(im.k1, 1024).c_str(), g_sms, c.per,
                  (long long)(smem >> 10));
         v.info = b;
-        const l2x::RunFn run = im.run;
-        v.run = [=](const void *x, void *y, void *ws) { return run(c, x, y, ws, nullptr); };
-        return true;
-    }
-    if (s.kind == vPipe) {
-        const l2x::Impl im = d == F32 ? l2x::pick_pipe<float>(s.NV, s.NS, s.H) : l2x::pick_pipe<__nv_bfloat16>(s.NV, s.NS, s.H);
-        if (!im.run) {
-            why = "combination not instantiated";
-            return false;
-        }
-        l2x::Cfg c;
-        c.rows = rows;
-        c.nvec = nvec;
-        c.nt = s.nt;
+    } else if (s.kind == vPipe) {
         c.per = s.nt * s.NV;
         c.C = (nvec + c.per - 1) / c.per;
         if (c.C > 16 || (c.C - 1) * c.per >= nvec) {
@@ -1102,23 +1109,7 @@ static bool make_variant(Dt d, int64_t rows, int64_t n, const Spec &s, Variant &
         snprintf(b, sizeof b, "%s, C%d, %zu KB smem, %d clusters resident, %.1f rows each", kattr(im.k1, s.nt).c_str(), c.C,
                  smem >> 10, clusters, (double)rows / c.gy);
         v.info = b;
-        const l2x::RunFn run = im.run;
-        v.run = [=](const void *x, void *y, void *ws) { return run(c, x, y, ws, nullptr); };
-        return true;
-    }
-    const l2x::Impl im = s.kind == vL2c ? (d == F32 ? l2x::pick_l2c<float>(s.U, s.H, s.rev) : l2x::pick_l2c<__nv_bfloat16>(s.U, s.H, s.rev))
-                                        : (d == F32 ? l2x::pick_split<float>(s.U, s.H, s.rev)
-                                                    : l2x::pick_split<__nv_bfloat16>(s.U, s.H, s.rev));
-    if (!im.run) {
-        why = "combination not instantiated";
-        return false;
-    }
-    l2x::Cfg c;
-    c.rows = rows;
-    c.nvec = nvec;
-    c.nt = s.nt;
-    c.pdl = s.pdl;
-    if (s.kind == vL2c) {
+    } else if (s.kind == vL2c) {
         c.C = s.C;
         c.gy = (int)std::min<int64_t>(s.gy ? std::min<int64_t>(s.gy, rows) : rows, 65535);
         c.per = ((nvec + s.C - 1) / s.C + 7) / 8 * 8;
